@@ -1,0 +1,65 @@
+// The seams between stages. The embedded implementations (local disk, one process) live
+// beside the stages that use them; a later Redis-backed queue and shared storage implement
+// the same interfaces so receivers and GPU workers can run on several machines.
+import type { Readable } from 'node:stream';
+import type { InstanceMeta } from './types.js';
+
+/** Durable store of received instances, exactly as received. */
+export interface Spool {
+  /**
+   * Streams one instance to durable storage. Resolves only after the bytes are on disk
+   * (written, fsynced, renamed into place). `duplicate` is true when this SOP Instance UID
+   * was already stored for the series (the new copy replaces nothing and counts once).
+   */
+  store(input: SpoolInput): Promise<SpoolStored>;
+  /** All stored instance files of one series. */
+  listSeries(studyUid: string, seriesUid: string): Promise<string[]>;
+  /** Removes a series once it is processed and retention allows. */
+  removeSeries(studyUid: string, seriesUid: string): Promise<void>;
+}
+
+export interface SpoolInput {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  /** Dataset bytes as received on the wire (no preamble, no file meta). */
+  dataset: Readable | Buffer;
+  callingAeTitle?: string;
+}
+
+export interface SpoolStored {
+  path: string;
+  bytes: number;
+  duplicate: boolean;
+}
+
+/** A unit of work handed between stages. */
+export interface Job<T = unknown> {
+  id: string;
+  kind: string;
+  payload: T;
+  attempts: number;
+  /** Epoch ms before which the job must not run (backoff). */
+  notBefore: number;
+  createdAt: number;
+}
+
+/** Durable job queue: a job survives a restart until it is acknowledged. */
+export interface JobQueue {
+  /** Adds a job; a job with the same id already queued is replaced (idempotent enqueue). */
+  enqueue<T>(kind: string, id: string, payload: T, opts?: { notBefore?: number }): Promise<void>;
+  /** Next runnable job of a kind, leased to the caller, or undefined. */
+  lease<T>(kind: string, now?: number): Promise<Job<T> | undefined>;
+  /** Done: removes the job. */
+  ack(job: Job): Promise<void>;
+  /** Failed: re-queues with a later notBefore and attempts+1. */
+  retry(job: Job, notBefore: number, error: string): Promise<void>;
+  /** Gives up: moves the job to the dead-letter list, kept visible. */
+  deadLetter(job: Job, error: string): Promise<void>;
+  /** Counts per kind and state, for logs and metrics. */
+  depth(): Promise<Record<string, { queued: number; leased: number; dead: number }>>;
+}
+
+export type InstanceListener = (meta: InstanceMeta, info: { duplicate: boolean; callingAeTitle?: string }) => void;
