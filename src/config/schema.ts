@@ -1,0 +1,80 @@
+// The configuration's shape, defaults and rules, validated once at start-up (zod).
+import { z } from 'zod';
+
+const aeTitle = z
+  .string()
+  .trim()
+  .min(1)
+  .max(16)
+  .regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'an AE title is 1-16 printable characters without backslash');
+
+const port = z.number().int().min(0).max(65535);
+
+export const destinationSchema = z.object({
+  name: z.string().min(1),
+  aeTitle,
+  host: z.string().min(1),
+  port: port.min(1),
+});
+
+export const configSchema = z
+  .object({
+    dicom: z
+      .object({
+        aeTitle: aeTitle.default('INTERSLICE'),
+        host: z.string().min(1).default('0.0.0.0'),
+        port: port.default(11112),
+        allowedCallers: z.array(aeTitle).default([]),
+        maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(262144),
+      })
+      .strict()
+      .prefault({}),
+    storage: z.object({ dir: z.string().min(1).default('./var') }).strict().prefault({}),
+    pipeline: z
+      .object({
+        stableSeconds: z.number().min(0).default(30),
+        targetSpacingMm: z.number().positive().default(1.0),
+        factor: z.number().int().min(2).max(16).nullable().default(null),
+        method: z.enum(['cubic', 'linear', 'model']).default('cubic'),
+        modelPath: z.string().default('./models/interslice-v1.onnx'),
+        select: z
+          .object({
+            minSpacingRatio: z.number().positive().default(1.5),
+            minSpacingMm: z.number().positive().default(3.0),
+            minSlices: z.number().int().min(2).default(8),
+            modalities: z.array(z.string().min(1)).default(['MR']),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    send: z
+      .object({
+        maxAttempts: z.number().int().min(1).default(10),
+        baseDelaySeconds: z.number().min(0).default(5),
+        maxDelaySeconds: z.number().min(0).default(600),
+        callingAeTitle: aeTitle.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    destinations: z.array(destinationSchema).default([]),
+    log: z
+      .object({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        file: z.string().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.destinations.forEach((d, i) => {
+      if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'name'], message: `duplicate destination name "${d.name}"` });
+      names.add(d.name);
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type Destination = z.infer<typeof destinationSchema>;

@@ -1,0 +1,155 @@
+// Embedded durable job queue: one JSON file per job under <dir>/<kind>/, written crash-
+// consistently (temp file, fsync, rename). Leases live in memory: after a restart every job
+// that was not acknowledged runs again, which the stages make safe (they are idempotent).
+import { mkdir, readdir, readFile, rename, rm, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Job, JobQueue } from '../core/seams.js';
+
+interface StoredJob<T = unknown> extends Job<T> {
+  /** Bumped on every enqueue, so an ack for an older revision does not drop a newer one. */
+  rev: number;
+  lastError?: string;
+}
+
+/** Job ids may contain anything (UIDs); file names are a hash of the id. */
+function fileName(id: string): string {
+  return `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`;
+}
+
+export async function writeFileDurable(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+export class FsJobQueue implements JobQueue {
+  private readonly leased = new Map<string, number>(); // kind/file -> rev leased
+
+  constructor(private readonly dir: string) {}
+
+  private kindDir(kind: string, dead = false): string {
+    return dead ? join(this.dir, kind, 'dead') : join(this.dir, kind);
+  }
+
+  private async readJob<T>(path: string): Promise<StoredJob<T> | undefined> {
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as StoredJob<T>;
+    } catch {
+      return undefined; // vanished or half-written temp: not a job
+    }
+  }
+
+  async enqueue<T>(kind: string, id: string, payload: T, opts: { notBefore?: number } = {}): Promise<void> {
+    const dir = this.kindDir(kind);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, fileName(id));
+    const prev = await this.readJob<T>(path);
+    const job: StoredJob<T> = {
+      id,
+      kind,
+      payload,
+      attempts: 0,
+      notBefore: opts.notBefore ?? Date.now(),
+      createdAt: prev?.createdAt ?? Date.now(),
+      rev: (prev?.rev ?? 0) + 1,
+    };
+    await writeFileDurable(path, JSON.stringify(job));
+  }
+
+  async lease<T>(kind: string, now = Date.now()): Promise<Job<T> | undefined> {
+    const dir = this.kindDir(kind);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+    } catch {
+      return undefined;
+    }
+    const jobs: StoredJob<T>[] = [];
+    for (const n of names) {
+      if (this.leased.has(`${kind}/${n}`)) continue;
+      const job = await this.readJob<T>(join(dir, n));
+      if (job && job.notBefore <= now) jobs.push(job);
+    }
+    jobs.sort((a, b) => a.notBefore - b.notBefore);
+    const job = jobs[0];
+    if (!job) return undefined;
+    this.leased.set(`${kind}/${fileName(job.id)}`, job.rev);
+    return job;
+  }
+
+  /** Removes the job unless it was enqueued again while leased (then it stays, to run again). */
+  async ack(job: Job): Promise<void> {
+    const key = `${job.kind}/${fileName(job.id)}`;
+    const rev = this.leased.get(key);
+    this.leased.delete(key);
+    const path = join(this.kindDir(job.kind), fileName(job.id));
+    const current = await this.readJob(path);
+    if (current && current.rev === rev) await rm(path, { force: true });
+  }
+
+  async retry(job: Job, notBefore: number, error: string): Promise<void> {
+    const key = `${job.kind}/${fileName(job.id)}`;
+    const rev = this.leased.get(key);
+    this.leased.delete(key);
+    const path = join(this.kindDir(job.kind), fileName(job.id));
+    const current = await this.readJob(path);
+    if (!current || current.rev !== rev) return; // re-enqueued meanwhile: the newer job stands
+    await writeFileDurable(path, JSON.stringify({ ...current, attempts: current.attempts + 1, notBefore, lastError: error }));
+  }
+
+  async deadLetter(job: Job, error: string): Promise<void> {
+    const key = `${job.kind}/${fileName(job.id)}`;
+    this.leased.delete(key);
+    const path = join(this.kindDir(job.kind), fileName(job.id));
+    const current = await this.readJob(path);
+    if (!current) return;
+    await mkdir(this.kindDir(job.kind, true), { recursive: true });
+    await writeFileDurable(join(this.kindDir(job.kind, true), fileName(job.id)), JSON.stringify({ ...current, lastError: error }));
+    await rm(path, { force: true });
+  }
+
+  /** Whether a job with this id is waiting (queued or leased). */
+  async has(kind: string, id: string): Promise<boolean> {
+    return (await this.readJob(join(this.kindDir(kind), fileName(id)))) !== undefined;
+  }
+
+  async list<T>(kind: string, dead = false): Promise<(Job<T> & { lastError?: string })[]> {
+    const dir = this.kindDir(kind, dead);
+    let names: string[] = [];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    const out: StoredJob<T>[] = [];
+    for (const n of names) {
+      const j = await this.readJob<T>(join(dir, n));
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  async depth(): Promise<Record<string, { queued: number; leased: number; dead: number }>> {
+    const out: Record<string, { queued: number; leased: number; dead: number }> = {};
+    let kinds: string[] = [];
+    try {
+      kinds = await readdir(this.dir);
+    } catch {
+      return out;
+    }
+    for (const kind of kinds) {
+      const queued = (await this.list(kind)).length;
+      const dead = (await this.list(kind, true)).length;
+      const leased = [...this.leased.keys()].filter((k) => k.startsWith(`${kind}/`)).length;
+      out[kind] = { queued: queued - leased, leased, dead };
+    }
+    return out;
+  }
+}

@@ -1,0 +1,264 @@
+"""Training-pair samplers: video frames, high-resolution MR slices, self-supervised target data."""
+import os
+import glob
+import subprocess
+import numpy as np
+from scipy import ndimage
+
+from .volumes import find_volumes, norm_scale
+
+VIDEO_EXT = (".mp4", ".mkv", ".avi", ".mov", ".webm")
+IMG_EXT = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _probe_size(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height", "-of", "csv=p=0", path],
+                         check=True, capture_output=True, text=True).stdout.strip().split("\n")[0]
+    w, h = [int(v) for v in out.split(",")[:2]]
+    return w, h
+
+
+def decode_video(path, scale=0.5, max_frames=None, pattern=False):
+    """Decode a clip (or an image-sequence glob) to grayscale uint8 frames via an ffmpeg pipe."""
+    if pattern:
+        first = sorted(glob.glob(path))[0]
+        w, h = _probe_size(first)
+        inp = ["-f", "image2", "-pattern_type", "glob", "-i", path]
+    else:
+        w, h = _probe_size(path)
+        inp = ["-i", path]
+    ow, oh = max(2, int(round(w * scale / 2)) * 2), max(2, int(round(h * scale / 2)) * 2)
+    cmd = ["ffmpeg", "-v", "error", "-nostdin"] + inp + ["-vf", "scale=%d:%d:flags=area,format=gray" % (ow, oh)]
+    if max_frames:
+        cmd += ["-frames:v", str(max_frames)]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
+    raw = subprocess.run(cmd, check=True, capture_output=True).stdout
+    n = len(raw) // (ow * oh)
+    return np.frombuffer(raw[: n * ow * oh], np.uint8).reshape(n, oh, ow)
+
+
+def find_clips(root):
+    """Video files anywhere under root, plus image-sequence folders (Vimeo-90K septuplet:
+    sequences/XXXXX/YYYY/im1..im7.png; REDS: train_sharp/NNN/00000000.png)."""
+    clips = []
+    for dp, dn, fn in os.walk(root):
+        dn.sort()
+        imgs = sorted(f for f in fn if f.lower().endswith(IMG_EXT))
+        if len(imgs) >= 3:
+            ext = os.path.splitext(imgs[0])[1]
+            clips.append(("seq", os.path.join(dp, "*" + ext)))
+        for f in sorted(fn):
+            if f.lower().endswith(VIDEO_EXT):
+                clips.append(("video", os.path.join(dp, f)))
+    return clips
+
+
+class VideoSampler:
+    def __init__(self, roots, scale=0.5, max_frames=None, max_gap=6, log=print, max_clips=None):
+        self.clips = []
+        for root in roots:
+            found = find_clips(root)
+            if max_clips:
+                found = found[:max_clips]
+            for kind, p in found:
+                fr = decode_video(p, scale=scale, max_frames=max_frames, pattern=(kind == "seq"))
+                if len(fr) >= 3:
+                    self.clips.append(fr)
+                    log("video: %s -> %d frames %dx%d" % (p, fr.shape[0], fr.shape[2], fr.shape[1]))
+        if not self.clips:
+            raise ValueError("no video clips found under %s" % roots)
+        self.w = np.array([len(c) for c in self.clips], float)
+        self.w /= self.w.sum()
+        self.max_gap = max_gap
+
+    def sample(self, rng, n, patch):
+        A, B, G, T = [], [], [], []
+        while len(A) < n:
+            c = self.clips[rng.choice(len(self.clips), p=self.w)]
+            F, H, W = c.shape
+            g = int(rng.integers(2, min(self.max_gap, F - 1) + 1))
+            j = int(rng.integers(1, g))
+            i = int(rng.integers(0, F - g))
+            ph, pw = min(patch, H), min(patch, W)
+            best = None
+            for _ in range(4):  # prefer patches with motion
+                y = int(rng.integers(0, H - ph + 1)); x = int(rng.integers(0, W - pw + 1))
+                a = c[i, y:y + ph, x:x + pw]; b = c[i + g, y:y + ph, x:x + pw]
+                score = np.abs(a.astype(np.int16) - b).mean()
+                if best is None or score > best[0]:
+                    best = (score, y, x)
+            _, y, x = best
+            tri = c[[i, i + j, i + g], y:y + ph, x:x + pw].astype(np.float32) / 255.0
+            tri = augment(rng, tri)
+            t = j / g
+            if rng.random() < 0.5:
+                tri = tri[::-1]; t = 1 - t
+            tri = pad_to(tri, patch)
+            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
+        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+
+
+def augment(rng, tri):
+    if rng.random() < 0.5:
+        tri = tri[:, :, ::-1]
+    if rng.random() < 0.5:
+        tri = tri[:, ::-1, :]
+    if rng.random() < 0.5 and tri.shape[1] == tri.shape[2]:
+        tri = tri.transpose(0, 2, 1)
+    return np.ascontiguousarray(tri)
+
+
+def pad_to(tri, patch):
+    _, h, w = tri.shape
+    if h < patch or w < patch:
+        tri = np.pad(tri, ((0, 0), (0, max(0, patch - h)), (0, max(0, patch - w))), mode="reflect" if min(h, w) > patch // 2 else "edge")
+    return tri
+
+
+def resample_iso(vol, spacing, target):
+    """Resample a volume to isotropic `target` mm (Gaussian anti-alias, linear interpolation)."""
+    f = np.array(spacing) / target
+    sig = [0.4 / fi if fi < 1 else 0 for fi in f]
+    v = ndimage.gaussian_filter(vol, sig) if any(s > 0 for s in sig) else vol
+    return ndimage.zoom(v, f, order=1).astype(np.float32)
+
+
+class MRSampler:
+    """Slice triplets along all three axes of high-resolution volumes with random gaps."""
+
+    def __init__(self, paths, resolutions=(1.0, 1.5, 2.0, 2.5, 3.0), max_gap=6, p_thick=0.25,
+                 p_noise=0.5, log=print):
+        self.vols = []
+        for p in paths:
+            for vol, sp, label in find_volumes(p):
+                vol = vol / norm_scale(vol)
+                for r in resolutions:
+                    if r < min(sp) * 0.99:
+                        continue
+                    v = resample_iso(vol, sp, r)
+                    if min(v.shape) < max_gap + 3:
+                        continue
+                    self.vols.append(v)
+                    log("mr: %s %s @%.1fmm -> %s" % (label, tuple(round(s, 2) for s in sp), r, v.shape))
+        if not self.vols:
+            raise ValueError("no MR volumes in %s" % paths)
+        self.max_gap = max_gap
+        self.p_thick = p_thick
+        self.p_noise = p_noise
+
+    def sample(self, rng, n, patch):
+        A, B, G, T = [], [], [], []
+        while len(A) < n:
+            v = self.vols[int(rng.integers(len(self.vols)))]
+            ax = int(rng.integers(3))
+            vv = np.moveaxis(v, ax, 0)
+            S, H, W = vv.shape
+            g = int(rng.integers(2, min(self.max_gap, S - 1) + 1))
+            j = int(rng.integers(1, g))
+            i = int(rng.integers(0, S - g))
+            ph, pw = min(patch, H), min(patch, W)
+            y = int(rng.integers(0, H - ph + 1)); x = int(rng.integers(0, W - pw + 1))
+            gt = vv[i + j, y:y + ph, x:x + pw]
+            if gt.mean() < 0.05 and rng.random() < 0.9:
+                continue
+            if rng.random() < self.p_thick:
+                lo = lambda k: max(0, k - (g - 1) // 2)
+                hi = lambda k: min(S, k + g // 2 + 1)
+                a = vv[lo(i):hi(i), y:y + ph, x:x + pw].mean(0)
+                b = vv[lo(i + g):hi(i + g), y:y + ph, x:x + pw].mean(0)
+            else:
+                a = vv[i, y:y + ph, x:x + pw]; b = vv[i + g, y:y + ph, x:x + pw]
+            tri = np.stack([a, gt, b]).astype(np.float32)
+            if rng.random() < 0.5:
+                gam = float(np.exp(rng.uniform(-0.3, 0.3)))
+                tri = np.clip(tri, 0, None) ** gam
+            tri = tri * float(rng.uniform(0.85, 1.15))
+            if rng.random() < self.p_noise:
+                tri = tri + rng.normal(0, rng.uniform(0, 0.03), tri.shape).astype(np.float32)
+            tri = augment(rng, tri)
+            t = j / g
+            if rng.random() < 0.5:
+                tri = tri[::-1]; t = 1 - t
+            tri = pad_to(np.ascontiguousarray(tri), patch)
+            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
+        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+
+
+def keep_slices(vol, drop, thick=False):
+    """The kept slices of an evaluation volume at drop-k (optionally thick-averaged)."""
+    if not drop or drop <= 1:
+        return vol
+    n = vol.shape[0]
+    idx = list(range(0, n, drop))
+    if not thick:
+        return vol[idx]
+    return np.stack([vol[max(0, i - (drop - 1) // 2): min(n, i + drop // 2 + 1)].mean(0) for i in idx])
+
+
+class SelfSampler:
+    """Self-supervised pairs from one thick-slice target: frames along an in-plane axis, resampled
+    so that the frame gap equals the physical slice spacing. Images are (slices x other in-plane
+    axis). Positions along the in-plane axis are split into train / held-out blocks."""
+
+    def __init__(self, targets, log=print, val_frac=0.25):
+        self.items = []  # (frames array [X, S, H'], gap)
+        for vol, sp, label in targets:
+            vol = vol / norm_scale(vol)
+            dz, dy, dx = sp
+            for axis, d in ((2, dx), (1, dy)):
+                g = max(2, int(round(dz / d)))
+                newd = dz / g
+                fr = np.moveaxis(vol, axis, 0)  # [X, S, other]
+                f = d / newd
+                if abs(f - 1) > 1e-3:
+                    fr = ndimage.zoom(fr, (f, 1, 1), order=3).astype(np.float32)
+                X = fr.shape[0]
+                nval = max(g + 1, int(round(X * val_frac)))
+                # held-out: a contiguous central block of positions
+                v0 = (X - nval) // 2
+                self.items.append(dict(fr=fr, g=g, val=(v0, v0 + nval), label=label, axis=axis))
+                log("self: %s axis %d: %d frames of %dx%d, gap %d (spacing %.2f mm over %.2f mm pixels)"
+                    % (label, axis, X, fr.shape[1], fr.shape[2], g, dz, d))
+
+    def _triplets(self, it, split):
+        X = it["fr"].shape[0]; g = it["g"]; v0, v1 = it["val"]
+        out = []
+        for i in range(0, X - g):
+            inval = v0 <= i and i + g < v1
+            intrain = (i + g < v0) or (i >= v1)
+            if (split == "val" and inval) or (split == "train" and intrain):
+                for j in range(1, g):
+                    out.append((i, j))
+        return out
+
+    def val_batches(self, bs=32):
+        res = []
+        for it in self.items:
+            tr = self._triplets(it, "val")
+            for s in range(0, len(tr), bs):
+                ch = tr[s:s + bs]
+                fr, g = it["fr"], it["g"]
+                A = np.stack([fr[i] for i, j in ch]); B = np.stack([fr[i + g] for i, j in ch])
+                G = np.stack([fr[i + j] for i, j in ch]); T = np.array([j / g for i, j in ch], np.float32)
+                res.append((A, B, G, T))
+        return res
+
+    def sample(self, rng, n, patch=None):
+        it = self.items[int(rng.integers(len(self.items)))]
+        tr = self._triplets(it, "train")
+        fr, g = it["fr"], it["g"]
+        A, B, G, T = [], [], [], []
+        for k in rng.integers(0, len(tr), n):
+            i, j = tr[k]
+            tri = np.stack([fr[i], fr[i + j], fr[i + g]])
+            if rng.random() < 0.5:
+                tri = tri[:, :, ::-1]
+            if rng.random() < 0.5:
+                tri = tri[:, ::-1]
+            t = j / g
+            if rng.random() < 0.5:
+                tri = tri[::-1]; t = 1 - t
+            tri = np.ascontiguousarray(tri)
+            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
+        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
