@@ -1,0 +1,46 @@
+# Interslice DICOM node.
+#   CPU image (default):  docker build -t interslice .
+#   CUDA image:           docker build --build-arg VARIANT=cuda -t interslice:cuda .
+# The CUDA variant starts from NVIDIA's CUDA 12 + cuDNN 9 runtime and lets onnxruntime-node's
+# install script fetch its CUDA execution provider (skipped in .npmrc for offline installs).
+
+ARG VARIANT=cpu
+ARG NODE_VERSION=20
+
+# ---- build: install production dependencies once ----
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+ARG VARIANT
+RUN if [ "$VARIANT" = "cuda" ]; then sed -i '/onnxruntime-node-install/d' .npmrc; \
+      npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install-cuda=v12 \
+        && npm rebuild onnxruntime-node --foreground-scripts; \
+    else npm ci --omit=dev --no-audit --no-fund; fi
+
+# ---- runtime bases ----
+FROM node:${NODE_VERSION}-bookworm-slim AS base-cpu
+
+FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04 AS base-cuda
+ARG NODE_VERSION
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg \
+ && curl -fsSL https://deb.nodesource.com/setup_${NODE_VERSION}.x | bash - \
+ && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*
+
+# ---- runtime ----
+FROM base-${VARIANT} AS runtime
+ENV NODE_ENV=production \
+    INTERSLICE__STORAGE__DIR=/var/lib/interslice
+WORKDIR /app
+RUN groupadd --system interslice && useradd --system --gid interslice --home /var/lib/interslice interslice \
+ && mkdir -p /var/lib/interslice && chown interslice:interslice /var/lib/interslice
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json .npmrc ./
+COPY bin ./bin
+COPY src ./src
+COPY config ./config
+COPY models ./models
+USER interslice
+EXPOSE 11112
+VOLUME ["/var/lib/interslice"]
+ENTRYPOINT ["node", "bin/interslice.js"]
+CMD ["serve", "--config", "config/default.yaml"]

@@ -1,0 +1,123 @@
+"""python3 -m training <stage> ...   (Debian's /usr/bin/python3 with python3-torch)."""
+import argparse
+import json
+import sys
+
+
+def _common(p, steps, batch, patch, lr, minutes=None):
+    p.add_argument("--out", required=True, help="run folder: model.pt and train.log are written here")
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--patch", type=int, default=patch)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--minutes", type=float, default=minutes,
+                   help="wall-clock cap; the run stops early if hit (then not bit-reproducible)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=50)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m training")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("pretrain-video", help="stage 1: frame interpolation on video")
+    _common(p, 1500, 12, 96, 4e-4)
+    p.add_argument("--video", action="append", required=True,
+                   help="folder of video files (decoded with ffmpeg) or Vimeo-90K/REDS image-sequence folders; repeatable")
+    p.add_argument("--variant", choices=["flow", "unet"], default="flow")
+    p.add_argument("--ch", default=None, help="channels per level, e.g. 24,40,64,96,128")
+    p.add_argument("--scale", type=float, default=0.5, help="spatial downscale of decoded frames")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--max-clips", type=int, default=None)
+    p.add_argument("--max-gap", type=int, default=6)
+
+    p = sub.add_parser("finetune-mr", help="stage 2: slice triplets from high-resolution MR")
+    _common(p, 3000, 12, 96, 2e-4)
+    p.add_argument("--init", required=True)
+    p.add_argument("--mr", action="append", required=True, help="NIfTI file, DICOM folder or folder of them; repeatable")
+    p.add_argument("--resolutions", default="1.0,1.5,2.0,2.5,3.0", help="isotropic mm the volumes are resampled to")
+    p.add_argument("--max-gap", type=int, default=6)
+    p.add_argument("--p-thick", type=float, default=0.25, help="probability of slab-averaged (thick) inputs")
+
+    p = sub.add_parser("finetune-self", help="stage 3: self-supervised on the target thick-slice data")
+    p.add_argument("--init", required=True)
+    p.add_argument("--target", action="append", required=True, help="DICOM series folder, NIfTI, or folder of them")
+    p.add_argument("--drop", type=int, default=0, help="use only the kept slices of drop-K (evaluation volumes)")
+    p.add_argument("--thick", action="store_true", help="with --drop: kept slices are thick-averaged")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--minutes", type=float, default=8.0, help="hard wall-clock cap for the training loop")
+    p.add_argument("--eval-every", type=int, default=25)
+    p.add_argument("--val-frac", type=float, default=0.25)
+    p.add_argument("--min-rel-gain", type=float, default=0.005, help="keep the result only if held-out L1 improves by this fraction")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX with metadata")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--name", default="interslice")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--opset", type=int, default=17)
+
+    p = sub.add_parser("evaluate", help="the evaluation protocol (docs/evaluation-protocol.md)")
+    p.add_argument("volume")
+    p.add_argument("--factor", type=int, action="append", required=True)
+    p.add_argument("--method", action="append", choices=["model", "linear", "cubic"], default=None)
+    p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx")
+    p.add_argument("--thick", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--threads", type=int, default=2)
+
+    p = sub.add_parser("infer", help="run a model on raw float32 files (used by the parity test)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--a", required=True); p.add_argument("--b", required=True)
+    p.add_argument("--rows", type=int, required=True); p.add_argument("--cols", type=int, required=True)
+    p.add_argument("--t", required=True, help="comma-separated t values")
+    p.add_argument("--out", required=True)
+
+    args = ap.parse_args(argv)
+    if args.cmd == "pretrain-video":
+        from .stages import pretrain_video; pretrain_video(args)
+    elif args.cmd == "finetune-mr":
+        from .stages import finetune_mr; finetune_mr(args)
+    elif args.cmd == "finetune-self":
+        from .stages import finetune_self; finetune_self(args)
+    elif args.cmd == "export":
+        from .export import export; export(args)
+    elif args.cmd == "evaluate":
+        import torch
+        torch.set_num_threads(args.threads)
+        from .evaluate import evaluate, load_model
+        from .volumes import load_volume
+        vol = load_volume(args.volume)[0]
+        model = load_model(args.model) if args.model else None
+        methods = args.method or (["linear", "cubic", "model"] if model else ["linear", "cubic"])
+        res = []
+        for k in args.factor:
+            for m in methods:
+                r = evaluate(args.volume, k, m, model=model, thick=args.thick, vol_cache=vol)
+                if m == "model":
+                    r["model"] = args.model
+                res.append(r)
+                if not args.json:
+                    print("%-60s k=%d %-6s %s PSNR %.2f dB  SSIM %.4f" % (args.volume, k, m, "thick" if args.thick else "     ", r["psnr"], r["ssim"]), flush=True)
+        if args.json:
+            print(json.dumps(res if len(res) > 1 else res[0], indent=1))
+    elif args.cmd == "infer":
+        import numpy as np, torch
+        from .evaluate import load_model
+        m = load_model(args.model)
+        ts = [float(v) for v in args.t.split(",")]
+        a = torch.from_numpy(np.fromfile(args.a, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
+        b = torch.from_numpy(np.fromfile(args.b, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
+        with torch.no_grad():
+            y = m(a, b, torch.tensor(ts, dtype=torch.float32))
+        y.numpy().astype(np.float32).tofile(args.out)
+
+
+if __name__ == "__main__":
+    main()
