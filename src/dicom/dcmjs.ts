@@ -1,6 +1,6 @@
 // The one typed wrapper around dcmjs (which ships no type declarations). Everything else in
 // the node imports DICOM parsing and writing from here, so the untyped surface stays small.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 // @ts-ignore: dcmjs has no type declarations; this module is the typed boundary.
 import dcmjsModule from 'dcmjs';
@@ -54,6 +54,16 @@ export const SopClass = {
 /** Our UID root for things we make: 2.25 + a random UUID as a decimal integer (PS3.5 B.2). */
 export function newUid(): string {
   const hex = randomUUID().replace(/-/g, '');
+  return `2.25.${BigInt(`0x${hex}`).toString(10)}`;
+}
+
+/**
+ * A UID that is the same every time for the same key (2.25 + 128 bits of its SHA-256): a job
+ * re-run after late instances rebuilds the same derived series and instances instead of a
+ * second one.
+ */
+export function uidFromKey(key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex').slice(0, 32);
   return `2.25.${BigInt(`0x${hex}`).toString(10)}`;
 }
 

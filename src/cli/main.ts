@@ -1,0 +1,85 @@
+// The `interslice` command line: serve, process, echo, eval. Each subcommand lives in its own
+// file; this one only declares the options (also what `--help` prints).
+import { Command, InvalidArgumentError } from 'commander';
+import { createRequire } from 'node:module';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+function integerFactor(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError('must be an integer of at least 2');
+  return n;
+}
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number 1-65535');
+  return n;
+}
+function method(v: string): 'cubic' | 'linear' | 'model' {
+  if (v !== 'cubic' && v !== 'linear' && v !== 'model') throw new InvalidArgumentError('must be cubic, linear or model');
+  return v;
+}
+
+const program = new Command();
+program
+  .name('interslice')
+  .description('DICOM node that turns thick-slice MR stacks into thin-slice DERIVED series')
+  .version(pkg.version);
+
+program
+  .command('serve')
+  .description('run the DICOM node: C-STORE listener, pipeline and outbox')
+  .option('-c, --config <file>', 'YAML configuration file', 'config/default.yaml')
+  .action(async (opts: { config: string }) => {
+    const { serve } = await import('./serve.js');
+    await serve(opts);
+  });
+
+program
+  .command('process')
+  .description('run the pipeline on files, without a network: one line per stack, derived series as Part-10 files')
+  .argument('<input-dir>', 'folder with DICOM files (searched recursively)')
+  .requiredOption('-o, --out <dir>', 'where derived series are written')
+  .option('--spacing <mm>', 'target slice spacing in mm (default: the configuration\'s, 1.0)', positiveNumber)
+  .option('--factor <n>', 'divide the source spacing by this integer instead', integerFactor)
+  .option('--method <method>', 'cubic | linear | model (default: the configuration\'s)', method)
+  .option('-c, --config <file>', 'YAML configuration for selection rules and defaults')
+  .option('--json', 'print one JSON object per stack instead of text')
+  .action(async (input: string, opts) => {
+    if (opts.spacing !== undefined && opts.factor !== undefined) program.error('use either --spacing or --factor, not both');
+    const { processCommand } = await import('./process.js');
+    process.exitCode = await processCommand(input, opts);
+  });
+
+program
+  .command('echo')
+  .description('send a C-ECHO to a DICOM peer')
+  .argument('<host>', 'peer host name or address')
+  .argument('<port>', 'peer port', port)
+  .option('--aet <aet>', 'our (calling) AE title', 'INTERSLICE')
+  .option('--called-aet <aet>', 'the peer\'s (called) AE title', 'ANY-SCP')
+  .action(async (host: string, p: number, opts: { aet: string; calledAet: string }) => {
+    const { echoCommand } = await import('./echo.js');
+    process.exitCode = await echoCommand(host, p, opts);
+  });
+
+program
+  .command('eval')
+  .description('measure interpolation quality on an isotropic volume (drop slices, rebuild, PSNR/SSIM)')
+  .argument('<volume>', 'DICOM series folder or NIfTI file')
+  .requiredOption('--factor <n>', 'keep every n-th slice', integerFactor)
+  .option('--method <method>', 'cubic | linear | model', method, 'model')
+  .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v1.onnx')
+  .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
+  .option('--json', 'print JSON')
+  .action(async (volume: string, opts) => {
+    const { evalCommand } = await import('./eval.js');
+    process.exitCode = await evalCommand(volume, opts);
+  });
+
+await program.parseAsync(process.argv);
