@@ -1,0 +1,229 @@
+// The thin orchestrator of `interslice serve`: wires receive -> (quiet period) -> series job ->
+// assemble/select/interpolate/derive -> outbox. Stages talk through the spool and the job
+// queue only, so a shared-storage spool and a networked queue can replace the embedded ones.
+import { mkdir, cp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../core/log.js';
+import type { Interpolator, SpacingTarget } from '../core/types.js';
+import type { JobQueue, Spool } from '../core/seams.js';
+import { FsJobQueue } from '../queue/fs-queue.js';
+import { FsSpool } from '../receive/spool-fs.js';
+import { startDicomListener } from '../receive/scp.js';
+import { readInstanceMeta } from '../assemble/instance-meta.js';
+import { Outbox } from '../send/outbox.js';
+import { storeFiles } from '../send/scu.js';
+import { runStacks, type RunResult } from './run-stacks.js';
+import { rulesFromConfig } from './rules-from-config.js';
+import { createInterpolator } from './interpolator.js';
+
+export interface SeriesJob {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+}
+
+export interface JobRecord {
+  id: string;
+  seriesInstanceUid: string;
+  state: 'waiting' | 'running' | 'done' | 'failed';
+  instances: number;
+  startedAt?: number;
+  finishedAt?: number;
+  result?: RunResult;
+  error?: string;
+}
+
+export interface RunningNode {
+  port: number;
+  spool: Spool;
+  queue: JobQueue;
+  outbox: Outbox;
+  /** Recent jobs, newest last (for logs, tests and the later admin API). */
+  jobs: Map<string, JobRecord>;
+  /** Resolves when no series job is waiting or running and the outbox has nothing due. */
+  idle(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function targetFromConfig(cfg: Config): SpacingTarget {
+  return cfg.pipeline.factor ? { factor: cfg.pipeline.factor } : { spacingMm: cfg.pipeline.targetSpacingMm };
+}
+
+export function seriesJobId(studyUid: string, seriesUid: string): string {
+  return `${studyUid}/${seriesUid}`;
+}
+
+function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+}
+
+export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Interpolator): Promise<RunningNode> {
+  const dir = cfg.storage.dir;
+  await mkdir(dir, { recursive: true });
+  const spool = new FsSpool(join(dir, 'spool'));
+  const queue = new FsJobQueue(join(dir, 'jobs'));
+  const interpolator = interpolatorIn ?? (await createInterpolator(cfg, log));
+  const rules = rulesFromConfig(cfg);
+  const target = targetFromConfig(cfg);
+  const stableMs = cfg.pipeline.stableSeconds * 1000;
+  const jobs = new Map<string, JobRecord>();
+
+  const outbox = new Outbox({
+    dir: join(dir, 'outbox'),
+    destinations: cfg.destinations.map((d) => ({ ...d, callingAeTitle: cfg.send.callingAeTitle ?? cfg.dicom.aeTitle })),
+    send: storeFiles,
+    log: log.child({ stage: 'send' }),
+    backoff: {
+      baseMs: cfg.send.baseDelaySeconds * 1000,
+      maxMs: cfg.send.maxDelaySeconds * 1000,
+      maxAttempts: cfg.send.maxAttempts,
+    },
+  });
+
+  // Quiet period: every instance pushes its series job's start time out to now + stableSeconds.
+  // The durable job is rewritten at most once a second per series; the extra second keeps the
+  // rule "no instance for stableSeconds" true for instances in between.
+  const lastEnqueued = new Map<string, number>();
+  const touchSeries = async (study: string, series: string) => {
+    const id = seriesJobId(study, series);
+    const now = Date.now();
+    const rec = jobs.get(id);
+    if (!rec || rec.state !== 'waiting') {
+      jobs.set(id, { id, seriesInstanceUid: series, state: 'waiting', instances: rec?.instances ?? 0 });
+    }
+    const record = jobs.get(id)!;
+    record.instances += 1;
+    if ((lastEnqueued.get(id) ?? 0) > now - 1000 && rec?.state === 'waiting') return;
+    lastEnqueued.set(id, now);
+    await queue.enqueue<SeriesJob>('series', id, { studyInstanceUid: study, seriesInstanceUid: series }, { notBefore: now + stableMs + 1000 });
+  };
+
+  const listener = await startDicomListener({
+    aeTitle: cfg.dicom.aeTitle,
+    host: cfg.dicom.host,
+    port: cfg.dicom.port,
+    allowedCallers: cfg.dicom.allowedCallers,
+    maxPduLength: cfg.dicom.maxPduLength,
+    spool,
+    readMeta: readInstanceMeta,
+    log: log.child({ stage: 'receive' }),
+    onInstance: (meta, info) => {
+      if (info.duplicate) return;
+      touchSeries(meta.studyInstanceUid, meta.seriesInstanceUid).catch((e) =>
+        log.error('cannot queue series job', { seriesInstanceUid: meta.seriesInstanceUid, error: (e as Error).message }),
+      );
+    },
+  });
+
+  const processLog = log.child({ stage: 'pipeline' });
+  let running = false;
+  let stopped = false;
+
+  const runJob = async (job: { id: string; payload: SeriesJob }) => {
+    const { studyInstanceUid, seriesInstanceUid } = job.payload;
+    const rec: JobRecord = jobs.get(job.id) ?? { id: job.id, seriesInstanceUid, state: 'waiting', instances: 0 };
+    rec.state = 'running';
+    rec.startedAt = Date.now();
+    jobs.set(job.id, rec);
+    const files = await spool.listSeries(studyInstanceUid, seriesInstanceUid);
+    const metas = [];
+    for (const f of files) {
+      try {
+        metas.push(await readInstanceMeta(f));
+      } catch (e) {
+        processLog.warn('stored instance unreadable', { file: f, error: (e as Error).message });
+      }
+    }
+    rec.instances = metas.length;
+    processLog.info('series job started', { jobId: job.id, seriesInstanceUid, instances: metas.length });
+    const outDir = join(dir, 'derived', shortHash(job.id));
+    await rm(outDir, { recursive: true, force: true });
+    const result = await runStacks(metas, { target, interpolator, rules, outDir, log: processLog });
+    for (const s of result.stacks) {
+      if (!s.derived) continue;
+      if (cfg.destinations.length === 0) {
+        const dest = join(dir, 'out', shortHash(s.derived.seriesInstanceUid));
+        await rm(dest, { recursive: true, force: true });
+        await cp(dirname(s.derived.files[0]), dest, { recursive: true });
+        processLog.info('derived series kept locally (no destinations)', { derivedSeriesInstanceUid: s.derived.seriesInstanceUid, dir: dest });
+      } else {
+        await outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, cfg.destinations.map((d) => d.name));
+      }
+    }
+    rec.result = result;
+    rec.state = result.stacks.some((s) => s.error) ? 'failed' : 'done';
+    rec.finishedAt = Date.now();
+    processLog.info('series job finished', {
+      jobId: job.id,
+      seriesInstanceUid,
+      stacks: result.stacks.length,
+      processed: result.stacks.filter((s) => s.derived).length,
+      seconds: (rec.finishedAt - rec.startedAt!) / 1000,
+    });
+  };
+
+  const tick = async () => {
+    if (running || stopped) return;
+    running = true;
+    try {
+      for (;;) {
+        const job = await queue.lease<SeriesJob>('series');
+        if (!job) break;
+        try {
+          await runJob(job);
+          await queue.ack(job);
+        } catch (e) {
+          const error = (e as Error).message;
+          processLog.error('series job failed', { jobId: job.id, error });
+          const rec = jobs.get(job.id);
+          if (rec) Object.assign(rec, { state: 'failed', error, finishedAt: Date.now() });
+          if (job.attempts + 1 >= 3) await queue.deadLetter(job, error);
+          else await queue.retry(job, Date.now() + 30_000 * (job.attempts + 1), error);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), 250);
+  outbox.start();
+  log.info('node started', {
+    aeTitle: cfg.dicom.aeTitle,
+    host: cfg.dicom.host,
+    port: listener.port,
+    method: interpolator.method,
+    interpolator: interpolator.description,
+    destinations: cfg.destinations.map((d) => d.name),
+    stableSeconds: cfg.pipeline.stableSeconds,
+  });
+
+  return {
+    port: listener.port,
+    spool,
+    queue,
+    outbox,
+    jobs,
+    async idle(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const depth = await queue.depth();
+        const waiting = (depth.series?.queued ?? 0) + (depth.series?.leased ?? 0);
+        if (waiting === 0 && !running) {
+          await outbox.drain();
+          return;
+        }
+        if (Date.now() > deadline) throw new Error('node did not become idle in time');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await listener.close();
+      await outbox.stop();
+      while (running) await new Promise((r) => setTimeout(r, 50));
+      log.info('node stopped');
+    },
+  };
+}
