@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(dcmtk dicom3tools dcm2niix orthanc iproute2 util-linux
       python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom python3-onnx
-      mricron-data ffmpeg)
+      mricron-data ffmpeg chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -48,7 +48,7 @@ def rebuild_linear(kept, k, n):
 
 def rebuild_cubic(kept, k, n):
     pos = np.arange(kept.shape[0]) * k
-    cs = CubicSpline(pos, kept.astype(np.float64), axis=0, bc_type="not-a-knot")
+    cs = CubicSpline(pos, kept.astype(np.float64), axis=0, bc_type="natural")
     idx = rebuilt_indices(n, k)
     vals = cs(np.array(idx, float))
     return {i: vals[m].astype(np.float32) for m, i in enumerate(idx)}

@@ -36,6 +36,8 @@ export interface InstanceMeta {
   modality?: string;
   seriesNumber?: number;
   seriesDescription?: string;
+  /** ProtocolName: with SeriesDescription, how scouts/localizers are recognised (assemble). */
+  protocolName?: string;
   instanceNumber?: number;
   acquisitionNumber?: number;
   imageType: string[];

@@ -1,0 +1,53 @@
+"""Export a checkpoint to ONNX (opset >= 16, dynamic batch/height/width) with metadata_props."""
+import json
+import os
+import torch
+import onnx
+
+from .util import load_ckpt
+from .model import count_params
+
+NORMALISATION = ("Per input stack: s = 99.9th percentile (numpy 'linear' interpolation) of all voxel values "
+                 "of the stack the node received (rescale slope/intercept applied); inputs a,b = value / s "
+                 "(not clipped); output * s gives the synthesised slice in the stack's units.")
+
+
+def export(args):
+    model, ck = load_ckpt(args.ckpt)
+    model.eval()
+    cfg = ck["cfg"]
+    a = torch.rand(2, 1, 64, 80); b = torch.rand(2, 1, 64, 80); t = torch.tensor([0.25, 0.5])
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.onnx.export(model, (a, b, t), args.out, opset_version=args.opset,
+                      input_names=["a", "b", "t"], output_names=["out"],
+                      dynamic_axes={"a": {0: "batch", 2: "height", 3: "width"},
+                                    "b": {0: "batch", 2: "height", 3: "width"},
+                                    "t": {0: "batch"},
+                                    "out": {0: "batch", 2: "height", 3: "width"}},
+                      do_constant_folding=False, export_params=True)
+    m = onnx.load(args.out)
+    arch = {"variant": cfg["variant"], "ch": list(cfg["ch"])}
+    meta = {
+        "name": args.name,
+        "version": args.version,
+        "architecture": json.dumps(arch),
+        "parameters": str(count_params(model)),
+        "stages": json.dumps(cfg.get("stages", [])),
+        "normalisation": NORMALISATION,
+        "normalisation_percentile": "99.9",
+        "inputs": json.dumps({"a": "float32 [N,1,H,W] slice at t=0 (normalised)",
+                              "b": "float32 [N,1,H,W] slice at t=1 (normalised)",
+                              "t": "float32 [N] fractional position in (0,1) of the slice to synthesise"}),
+        "outputs": json.dumps({"out": "float32 [N,1,H,W] synthesised slice (normalised)"}),
+        "padding": "none needed: any H,W >= 2 works (size-driven upsampling inside the model)",
+        "output_kind": "INTERPOLATED, not acquired",
+        "opset": str(args.opset),
+    }
+    del m.metadata_props[:]
+    for k, v in meta.items():
+        p = m.metadata_props.add(); p.key = k; p.value = v
+    m.producer_name = "interslice-training"
+    onnx.checker.check_model(m)
+    onnx.save(m, args.out)
+    print("exported %s (%d params, %.2f MB, opset %d)" % (args.out, count_params(model), os.path.getsize(args.out) / 1e6, args.opset))
+    print(json.dumps(meta, indent=1))
