@@ -52,6 +52,9 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=8.0, help="hard wall-clock cap for the training loop")
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--val-frac", type=float, default=0.25)
+    p.add_argument("--input-slab", type=float, default=0.0,
+                   help="thick-slice profile of the inputs, as a fraction of the slice spacing (0 = sharp inputs; "
+                        "~thickness/spacing for real thick-slice targets; 1 with --drop K --thick)")
     p.add_argument("--min-rel-gain", type=float, default=0.005, help="keep the result only if held-out L1 improves by this fraction")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)

@@ -163,10 +163,9 @@ class MRSampler:
             if gt.mean() < 0.05 and rng.random() < 0.9:
                 continue
             if rng.random() < self.p_thick:
-                lo = lambda k: max(0, k - (g - 1) // 2)
-                hi = lambda k: min(S, k + g // 2 + 1)
-                a = vv[lo(i):hi(i), y:y + ph, x:x + pw].mean(0)
-                b = vv[lo(i + g):hi(i + g), y:y + ph, x:x + pw].mean(0)
+                sub = vv[:, y:y + ph, x:x + pw]
+                a = slab(sub, i, g)
+                b = slab(sub, i + g, g)
             else:
                 a = vv[i, y:y + ph, x:x + pw]; b = vv[i + g, y:y + ph, x:x + pw]
             tri = np.stack([a, gt, b]).astype(np.float32)
@@ -185,15 +184,30 @@ class MRSampler:
         return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
 
 
+def slab(vol, i, k):
+    """Thick slice centred on slice i: mean over a slab k slices thick (offsets |d| < k/2 weight 1,
+    |d| == k/2 weight 1/2 -- so an even k is centred too), clipped to the volume and renormalised."""
+    n = vol.shape[0]
+    acc = None; wsum = 0.0
+    for d in range(-(k // 2), k // 2 + 1):
+        j = i + d
+        if j < 0 or j >= n:
+            continue
+        w = 0.5 if 2 * abs(d) == k else 1.0
+        acc = vol[j].astype(np.float64) * w if acc is None else acc + vol[j].astype(np.float64) * w
+        wsum += w
+    return (acc / wsum).astype(np.float32)
+
+
 def keep_slices(vol, drop, thick=False):
-    """The kept slices of an evaluation volume at drop-k (optionally thick-averaged)."""
+    """The kept slices of an evaluation volume at drop-k (optionally thick: see slab())."""
     if not drop or drop <= 1:
         return vol
     n = vol.shape[0]
     idx = list(range(0, n, drop))
     if not thick:
         return vol[idx]
-    return np.stack([vol[max(0, i - (drop - 1) // 2): min(n, i + drop // 2 + 1)].mean(0) for i in idx])
+    return np.stack([slab(vol, i, drop) for i in idx])
 
 
 class SelfSampler:
@@ -201,7 +215,9 @@ class SelfSampler:
     so that the frame gap equals the physical slice spacing. Images are (slices x other in-plane
     axis). Positions along the in-plane axis are split into train / held-out blocks."""
 
-    def __init__(self, targets, log=print, val_frac=0.25):
+    def __init__(self, targets, log=print, val_frac=0.25, input_slab=0.0):
+        """input_slab: if > 0, the input frames (not the target frame) are averaged along the
+        in-plane axis over a box input_slab*gap frames wide, mimicking thick slices (0 = sharp)."""
         self.items = []  # (frames array [X, S, H'], gap)
         for vol, sp, label in targets:
             vol = vol / norm_scale(vol)
@@ -214,10 +230,11 @@ class SelfSampler:
                 if abs(f - 1) > 1e-3:
                     fr = ndimage.zoom(fr, (f, 1, 1), order=3).astype(np.float32)
                 X = fr.shape[0]
+                fin = box_blur0(fr, input_slab * g) if input_slab > 0 else fr
                 nval = max(g + 1, int(round(X * val_frac)))
                 # held-out: a contiguous central block of positions
                 v0 = (X - nval) // 2
-                self.items.append(dict(fr=fr, g=g, val=(v0, v0 + nval), label=label, axis=axis))
+                self.items.append(dict(fr=fr, fin=fin, g=g, val=(v0, v0 + nval), label=label, axis=axis))
                 log("self: %s axis %d: %d frames of %dx%d, gap %d (spacing %.2f mm over %.2f mm pixels)"
                     % (label, axis, X, fr.shape[1], fr.shape[2], g, dz, d))
 
@@ -238,8 +255,8 @@ class SelfSampler:
             tr = self._triplets(it, "val")
             for s in range(0, len(tr), bs):
                 ch = tr[s:s + bs]
-                fr, g = it["fr"], it["g"]
-                A = np.stack([fr[i] for i, j in ch]); B = np.stack([fr[i + g] for i, j in ch])
+                fr, fin, g = it["fr"], it["fin"], it["g"]
+                A = np.stack([fin[i] for i, j in ch]); B = np.stack([fin[i + g] for i, j in ch])
                 G = np.stack([fr[i + j] for i, j in ch]); T = np.array([j / g for i, j in ch], np.float32)
                 res.append((A, B, G, T))
         return res
@@ -247,11 +264,11 @@ class SelfSampler:
     def sample(self, rng, n, patch=None):
         it = self.items[int(rng.integers(len(self.items)))]
         tr = self._triplets(it, "train")
-        fr, g = it["fr"], it["g"]
+        fr, fin, g = it["fr"], it["fin"], it["g"]
         A, B, G, T = [], [], [], []
         for k in rng.integers(0, len(tr), n):
             i, j = tr[k]
-            tri = np.stack([fr[i], fr[i + j], fr[i + g]])
+            tri = np.stack([fin[i], fr[i + j], fin[i + g]])
             if rng.random() < 0.5:
                 tri = tri[:, :, ::-1]
             if rng.random() < 0.5:
@@ -262,3 +279,20 @@ class SelfSampler:
             tri = np.ascontiguousarray(tri)
             A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
         return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+
+
+def box_blur0(fr, width):
+    """Average along axis 0 over a centred box `width` frames wide (fractional edge weights,
+    renormalised at the borders); width == k reproduces slab(.., k)."""
+    X = fr.shape[0]
+    r = int(np.ceil(width / 2.0))
+    out = np.zeros_like(fr, dtype=np.float64); wsum = np.zeros(X)
+    for d in range(-r, r + 1):
+        w = min(d + 0.5, width / 2.0) - max(d - 0.5, -width / 2.0)
+        w = max(0.0, min(1.0, w))
+        if w <= 0:
+            continue
+        lo, hi = max(0, -d), min(X, X - d)
+        out[lo:hi] += w * fr[lo + d:hi + d]
+        wsum[lo:hi] += w
+    return (out / wsum[:, None, None]).astype(np.float32)

@@ -1,8 +1,9 @@
 """The measurement protocol of ../shared/docs/evaluation-protocol.md.
 
 1. load sorted along the slice normal, rescale applied (volumes.load_volume)
-2. drop-k: keep slices 0, k, 2k, ...  (--thick: each kept slice is first replaced by the mean of
-   the k neighbouring slices i-(k-1)//2 .. i+k//2, clipped to the volume)
+2. drop-k: keep slices 0, k, 2k, ...  (--thick: each kept slice i is first replaced by the mean
+   over a slab k slices thick centred on i: offsets |d| < k/2 weight 1, |d| = k/2 weight 1/2,
+   clipped to the volume and renormalised -- data.slab)
 3. rebuild dropped slices from the kept slices alone
 4. score rebuilt slices strictly between the first and last kept slice: clip truth and
    prediction to [0, R], R = 99.9th percentile (numpy linear) of the whole volume;

@@ -139,7 +139,7 @@ def finetune_self(args):
             targets.append((vol, sp, label))
     if not targets:
         raise SystemExit("no target series found")
-    sampler = SelfSampler(targets, log=log, val_frac=args.val_frac)
+    sampler = SelfSampler(targets, log=log, val_frac=args.val_frac, input_slab=args.input_slab)
     val = _val_fn(sampler.val_batches())
     start_state = copy.deepcopy(model.state_dict())
     before = val(model)
@@ -175,7 +175,7 @@ def finetune_self(args):
             % (best[0], before))
     cfg["stages"].append({"stage": "finetune-self", "data": [l for _, _, l in targets], "steps": step,
                           "kept_step": best[2] if improved else 0, "heldout_before": before, "heldout_after": after,
-                          "fell_back": not improved, "seed": args.seed})
+                          "fell_back": not improved, "seed": args.seed, "input_slab": args.input_slab})
     save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
     res = {"heldout_before": before, "heldout_after": after, "fell_back": not improved,
            "steps": step, "seconds": round(time.time() - t_start, 1)}

@@ -55,6 +55,11 @@ function group(perFrame: NaturalDataset | undefined, shared: NaturalDataset | un
   return firstItem(perFrame?.[name]) ?? firstItem(shared?.[name]);
 }
 
+function frameTypeOf(pf: NaturalDataset | undefined, shared: NaturalDataset | undefined): string[] | undefined {
+  const t = upperStrings(group(pf, shared, 'MRImageFrameTypeSequence')?.FrameType);
+  return t.length > 0 ? t : undefined;
+}
+
 function enhancedFrames(ds: NaturalDataset, count: number, path: string): FrameGeometry[] {
   const shared = firstItem(ds.SharedFunctionalGroupsSequence);
   const perFrame = asArray(ds.PerFrameFunctionalGroupsSequence as NaturalDataset[] | undefined);
@@ -82,6 +87,8 @@ function enhancedFrames(ds: NaturalDataset, count: number, path: string): FrameG
       // MREchoSequence holds EffectiveEchoTime; an echo number is not standard there, so a
       // vendor's EchoNumbers inside it is used when present.
       echoNumber: num(echo?.EchoNumbers),
+      effectiveEchoTime: num(echo?.EffectiveEchoTime),
+      frameType: frameTypeOf(pf, shared),
       rescaleSlope: num(pvt?.RescaleSlope),
       rescaleIntercept: num(pvt?.RescaleIntercept),
     });
@@ -156,8 +163,11 @@ export function instanceMetaFromDataset(ds: NaturalDataset, path: string, transf
     protocolName: str(ds.ProtocolName),
   };
   if (enhanced) {
-    const spacing = num(group(undefined, firstItem(ds.SharedFunctionalGroupsSequence), 'PixelMeasuresSequence')?.SpacingBetweenSlices);
-    meta.spacingBetweenSlices ??= spacing;
+    // Enhanced MR puts these in functional groups / AcquisitionDateTime (YYYYMMDDHHMMSS.F).
+    const pf0 = firstItem(ds.PerFrameFunctionalGroupsSequence);
+    const measures = group(pf0, firstItem(ds.SharedFunctionalGroupsSequence), 'PixelMeasuresSequence');
+    meta.spacingBetweenSlices ??= num(measures?.SpacingBetweenSlices);
+    meta.acquisitionTime ??= str(ds.AcquisitionDateTime)?.slice(8);
   }
   for (const k of Object.keys(meta) as (keyof InstanceMeta)[]) if (meta[k] === undefined) delete meta[k];
   return meta;

@@ -20,6 +20,10 @@ export interface FrameGeometry {
   stackId?: string;
   inStackPosition?: number;
   echoNumber?: number;
+  /** Enhanced MR: FrameType (MRImageFrameTypeSequence), e.g. magnitude and phase frames in one object. */
+  frameType?: string[];
+  /** Enhanced MR: EffectiveEchoTime (MREchoSequence), which tells echoes apart there. */
+  effectiveEchoTime?: number;
   rescaleSlope?: number;
   rescaleIntercept?: number;
 }

@@ -17,7 +17,7 @@ import type { Orientation, Vec3 } from '../core/types.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
 import { SopClass, asArray, num, str } from '../dicom/dcmjs.js';
 import { classicMrFromEnhanced, isEnhanced } from './enhanced.js';
-import { dicomDateTime, ds, dsList, isEmpty } from './values.js';
+import { dicomDateTime, ds, dsList, isEmpty, parseUtcOffset } from './values.js';
 
 export const MANUFACTURER = 'Interslice';
 export const MODEL_NAME = 'Interslice slice interpolation';
@@ -140,7 +140,8 @@ export function derivedSeriesNumber(source: NaturalDataset): number {
 
 /** "<source description> [Interslice 1.0mm cubic]", within the 64 characters of LO. */
 export function derivedSeriesDescription(source: NaturalDataset, spacingMm: number, method: string): string {
-  const tag = ` [Interslice ${spacingMm.toFixed(spacingMm < 1 ? 2 : 1)}mm ${method}]`;
+  const mm = String(Math.round(spacingMm * 100) / 100);
+  const tag = ` [Interslice ${mm.includes('.') ? mm : `${mm}.0`}mm ${method}]`;
   const base = str(source.SeriesDescription) ?? str(source.ProtocolName) ?? 'MR';
   return base.slice(0, 64 - tag.length) + tag;
 }
@@ -178,7 +179,14 @@ export function sourceWasLossy(source: NaturalDataset): boolean {
 export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
   const src = input.source;
   const out: NaturalDataset = {};
-  for (const k of COPIED) if (!isEmpty(src[k]) && !isEmptySequence(src[k])) out[k] = src[k];
+  for (const k of COPIED) if (!isEmpty(src[k]) && !isEmptySequence(src[k])) out[k] = withoutPrivate(src[k]);
+  // A performed procedure step reference is the two UIDs; vendors pad it with other things.
+  if (out.ReferencedPerformedProcedureStepSequence) {
+    out.ReferencedPerformedProcedureStepSequence = asArray(out.ReferencedPerformedProcedureStepSequence).map((it: NaturalDataset) => ({
+      ReferencedSOPClassUID: it.ReferencedSOPClassUID,
+      ReferencedSOPInstanceUID: it.ReferencedSOPInstanceUID,
+    }));
+  }
   if (isEnhanced(src)) Object.assign(out, withoutPixel(classicMrFromEnhanced(src, input.sourceFrameIndex ?? 0)));
   for (const k of TYPE2) if (out[k] === undefined) out[k] = '';
   // MR Image module type-1 attributes: 'RM' (research mode) / 'NONE' when nothing says better.
@@ -190,7 +198,8 @@ export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
   if (!(scanning.includes('EP') && !variant.includes('SK')) && out.RepetitionTime === undefined) out.RepetitionTime = '';
   if (!scanning.includes('IR')) delete out.InversionTime;
 
-  const now = dicomDateTime(input.createdAt);
+  // Our dates and times in the dataset's own time zone when it states one (it applies to all).
+  const now = dicomDateTime(input.createdAt, parseUtcOffset(src.TimezoneOffsetFromUTC));
   const g = input.geometry;
   const ipp = positionAt(g, input.distance);
   const n = g.normal;
@@ -289,6 +298,16 @@ function uniqueInstances(refs: SourceImageRef[]): SourceImageRef[] {
   const seen = new Map<string, SourceImageRef>();
   for (const r of refs) if (!seen.has(r.sopInstanceUid)) seen.set(r.sopInstanceUid, r);
   return [...seen.values()];
+}
+
+/** Sequence items without private (hex-keyed) attributes, recursively; other values as they are. */
+function withoutPrivate(v: unknown): any {
+  if (!Array.isArray(v) || !v.some((x) => x && typeof x === 'object' && !(x instanceof ArrayBuffer))) return v;
+  return v.map((item: NaturalDataset) => {
+    const clean: NaturalDataset = {};
+    for (const [k, val] of Object.entries(item)) if (/^[A-Z]/.test(k)) clean[k] = withoutPrivate(val);
+    return clean;
+  });
 }
 
 function isEmptySequence(v: unknown): boolean {

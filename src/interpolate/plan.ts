@@ -3,7 +3,7 @@
 // Policy (also written into DerivationDescription by src/derive):
 //   Every source gap is divided into the same whole number of steps `sub`:
 //     sub = factor                                  for a factor target
-//     sub = max(1, round(meanSourceSpacing / target)) for a spacing target
+//     sub = the whole number >= 1 for which meanSourceSpacing / sub is nearest the target
 //   The output spacing is uniform, span / ((n-1) * sub): the uniform spacing nearest the
 //   requested one at which every (regularly spaced) source slice lands on an output position.
 //   Why: the node must give the original slices back exactly at their own positions, and
@@ -25,7 +25,11 @@ export function stepsPerGap(distances: number[], target: SpacingTarget): number 
   }
   if (!(target.spacingMm > 0)) throw new Error(`spacingMm must be > 0, got ${target.spacingMm}`);
   const mean = (distances[n - 1] - distances[0]) / (n - 1);
-  return Math.max(1, Math.round(mean / target.spacingMm));
+  // Of the two whole numbers around mean/target, the one whose spacing is nearer the target
+  // (7.5 mm -> 1 mm: 8 steps of 0.9375 mm beat 7 of 1.0714 mm); ties go to thinner slices.
+  const lo = Math.max(1, Math.floor(mean / target.spacingMm));
+  const hi = lo + 1;
+  return Math.abs(mean / hi - target.spacingMm) <= Math.abs(mean / lo - target.spacingMm) ? hi : lo;
 }
 
 /** Plans the output slices from the first to the last source distance (ascending input). */

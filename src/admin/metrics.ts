@@ -1,0 +1,149 @@
+// Prometheus metrics (prom-client) on a registry of our own, so tests can make a fresh one and
+// nothing else in the process (a library's default registry) leaks into /metrics. Stages call
+// the small recorder functions of the shared `metrics` object; they never touch prom-client.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One queue-depth sample: which queue (series jobs, outbox, ...), which state, how many. */
+export interface DepthSample {
+  queue: string;
+  state: string;
+  count: number;
+}
+
+/** Read on every scrape, so the gauges are never stale (no timer keeps them up to date). */
+export type DepthSource = () => Promise<DepthSample[]> | DepthSample[];
+
+export type SendAttemptResult = 'success' | 'failure';
+export type SendFinalResult = 'done' | 'dead';
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** An association request was answered: accepted, or rejected (reason = our reject reason). */
+  associationAccepted(): void;
+  associationRejected(reason: string): void;
+  /** An instance was stored in the spool (duplicate: its SOP Instance UID was already there). */
+  instanceReceived(opts?: { duplicate?: boolean }): void;
+  /** A C-STORE was answered with a failure status (reason: short code, e.g. "sop-class", "disk-full"). */
+  instanceRefused(reason: string): void;
+  /** The select stage decided about one stack. */
+  stackDecision(action: string, code: string): void;
+  /** Wall time of one interpolation call (seconds) for a method: linear, cubic, model. */
+  inferenceSeconds(method: string, seconds: number): void;
+  /** Slices written into derived series that were synthesised (not copies of source slices). */
+  slicesSynthesised(count: number): void;
+  /** One C-STORE association attempt towards a destination, and how it went. */
+  sendAttempt(destination: string, result: SendAttemptResult): void;
+  /** A failed attempt was scheduled again (backoff). */
+  sendRetry(destination: string): void;
+  /** A derived series reached its final state for a destination. */
+  sendResult(destination: string, result: SendFinalResult): void;
+  /** Where the queue-depth gauges come from (the running node's queue and outbox). */
+  setDepthSource(source: DepthSource | undefined): void;
+  /** Prometheus text exposition. */
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
+const PREFIX = 'interslice_';
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const associations = new Counter({
+    name: `${PREFIX}associations_total`,
+    help: 'DICOM association requests answered, by result (accepted/rejected) and reject reason',
+    labelNames: ['result', 'reason'] as const,
+    registers,
+  });
+  const received = new Counter({
+    name: `${PREFIX}instances_received_total`,
+    help: 'Instances stored in the spool; duplicate=true when the SOP Instance UID was already stored',
+    labelNames: ['duplicate'] as const,
+    registers,
+  });
+  const refused = new Counter({
+    name: `${PREFIX}instances_refused_total`,
+    help: 'C-STORE requests answered with a failure status, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const stacks = new Counter({
+    name: `${PREFIX}stacks_total`,
+    help: 'Stacks decided by the select stage, by action (process/skip) and decision code',
+    labelNames: ['action', 'code'] as const,
+    registers,
+  });
+  const inference = new Histogram({
+    name: `${PREFIX}inference_seconds`,
+    help: 'Wall time of one stack interpolation, by method',
+    labelNames: ['method'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers,
+  });
+  const synthesised = new Counter({
+    name: `${PREFIX}slices_synthesised_total`,
+    help: 'Slices synthesised by interpolation and written into derived series',
+    registers,
+  });
+  const sendAttempts = new Counter({
+    name: `${PREFIX}send_attempts_total`,
+    help: 'C-STORE delivery attempts of derived series, by destination and result (success/failure)',
+    labelNames: ['destination', 'result'] as const,
+    registers,
+  });
+  const sendRetries = new Counter({
+    name: `${PREFIX}send_retries_total`,
+    help: 'Failed deliveries scheduled again with backoff, by destination',
+    labelNames: ['destination'] as const,
+    registers,
+  });
+  const sendResults = new Counter({
+    name: `${PREFIX}send_results_total`,
+    help: 'Derived series deliveries that reached a final state, by destination and result (done/dead)',
+    labelNames: ['destination', 'result'] as const,
+    registers,
+  });
+
+  let depthSource: DepthSource | undefined;
+  new Gauge({
+    name: `${PREFIX}queue_depth`,
+    help: 'Entries per queue (series jobs, outbox) and state, read at scrape time',
+    labelNames: ['queue', 'state'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      if (!depthSource) return;
+      try {
+        for (const s of await depthSource()) this.set({ queue: s.queue, state: s.state }, s.count);
+      } catch {
+        // A failing source must not break the whole scrape; the gauge is simply absent.
+      }
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    associationAccepted: () => associations.inc({ result: 'accepted', reason: '' }),
+    associationRejected: (reason) => associations.inc({ result: 'rejected', reason }),
+    instanceReceived: (o) => received.inc({ duplicate: String(o?.duplicate ?? false) }),
+    instanceRefused: (reason) => refused.inc({ reason }),
+    stackDecision: (action, code) => stacks.inc({ action, code }),
+    inferenceSeconds: (method, seconds) => inference.observe({ method }, seconds),
+    slicesSynthesised: (count) => {
+      if (count > 0) synthesised.inc(count);
+    },
+    sendAttempt: (destination, result) => sendAttempts.inc({ destination, result }),
+    sendRetry: (destination) => sendRetries.inc({ destination }),
+    sendResult: (destination, result) => sendResults.inc({ destination, result }),
+    setDepthSource: (source) => {
+      depthSource = source;
+    },
+    text: () => registry.metrics(),
+  };
+}
+
+/** The process-wide metrics the stages record into and /metrics serves. */
+export const metrics: Metrics = createMetrics();

@@ -1,0 +1,203 @@
+// Receive policy as plain functions (no sockets): who may associate, which presentation
+// contexts are accepted, which C-STORE status answers what. scp.ts only applies the answers,
+// so tests call these directly and hardening (per-host callers, limits) changes only here.
+import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
+
+/** DICOM PS3.8 A-ASSOCIATE-RJ fields (numbers as on the wire). */
+export const Reject = {
+  result: { permanent: 1, transient: 2 },
+  source: { serviceUser: 1, serviceProviderAcse: 2, serviceProviderPresentation: 3 },
+  /** Reasons for source serviceUser (1). */
+  userReason: { noReasonGiven: 1, applicationContextNotSupported: 2, callingAeNotRecognized: 3, calledAeNotRecognized: 7 },
+  /** Reasons for source serviceProviderPresentation (3). */
+  presentationReason: { temporaryCongestion: 1, localLimitExceeded: 2 },
+} as const;
+
+/** PS3.8 presentation context results. */
+export const ContextResult = {
+  accept: 0,
+  userRejection: 1,
+  noReason: 2,
+  abstractSyntaxNotSupported: 3,
+  transferSyntaxesNotSupported: 4,
+} as const;
+
+/** C-STORE statuses we answer with (PS3.4 B.2.3). */
+export const StoreStatus = {
+  success: 0x0000,
+  sopClassNotSupported: 0x0122,
+  outOfResources: 0xa700,
+  datasetDoesNotMatchSopClass: 0xa900,
+  cannotUnderstand: 0xc000,
+} as const;
+
+/**
+ * A calling AE allowed to associate. A bare string allows that AE title from anywhere; the
+ * object form binds it to peer addresses (hardening: per-host allow-lists).
+ */
+export type AllowedCaller = string | { aeTitle: string; hosts?: string[] };
+
+export interface AssociationPolicy {
+  aeTitle: string;
+  /** [] accepts any calling AE. */
+  allowedCallers: AllowedCaller[];
+  /** Concurrent associations beyond this are refused (transient, local limit exceeded). */
+  maxAssociations?: number;
+}
+
+export interface AssociationRequest {
+  calledAeTitle: string;
+  callingAeTitle: string;
+  /** Peer IP address as the socket reports it. */
+  peerAddress?: string;
+  /** Associations already open, this one not counted. */
+  activeAssociations?: number;
+}
+
+export type AssociationDecision =
+  | { accept: true }
+  | { accept: false; result: number; source: number; reason: number; why: string };
+
+/** AE titles compare without leading/trailing spaces, case-sensitively (PS3.5: AE is case-sensitive). */
+export function sameAe(a: string, b: string): boolean {
+  return a.trim() === b.trim();
+}
+
+/** Strips IPv4-mapped IPv6 prefixes so "::ffff:10.0.0.1" matches "10.0.0.1". */
+function plainAddress(addr: string): string {
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+function callerAllowed(rule: AllowedCaller, req: AssociationRequest): boolean {
+  if (typeof rule === 'string') return sameAe(rule, req.callingAeTitle);
+  if (!sameAe(rule.aeTitle, req.callingAeTitle)) return false;
+  if (!rule.hosts || rule.hosts.length === 0) return true;
+  const peer = req.peerAddress ? plainAddress(req.peerAddress) : undefined;
+  return peer !== undefined && rule.hosts.some((h) => plainAddress(h) === peer);
+}
+
+export function decideAssociation(req: AssociationRequest, policy: AssociationPolicy): AssociationDecision {
+  if (!sameAe(req.calledAeTitle, policy.aeTitle)) {
+    return {
+      accept: false,
+      result: Reject.result.permanent,
+      source: Reject.source.serviceUser,
+      reason: Reject.userReason.calledAeNotRecognized,
+      why: `called AE title "${req.calledAeTitle}" is not ours ("${policy.aeTitle}")`,
+    };
+  }
+  if (policy.allowedCallers.length > 0 && !policy.allowedCallers.some((r) => callerAllowed(r, req))) {
+    return {
+      accept: false,
+      result: Reject.result.permanent,
+      source: Reject.source.serviceUser,
+      reason: Reject.userReason.callingAeNotRecognized,
+      why: `calling AE title "${req.callingAeTitle}" is not in allowedCallers`,
+    };
+  }
+  if (policy.maxAssociations !== undefined && (req.activeAssociations ?? 0) >= policy.maxAssociations) {
+    return {
+      accept: false,
+      result: Reject.result.transient,
+      source: Reject.source.serviceProviderPresentation,
+      reason: Reject.presentationReason.localLimitExceeded,
+      why: `already ${req.activeAssociations} associations open (limit ${policy.maxAssociations})`,
+    };
+  }
+  return { accept: true };
+}
+
+/** Abstract syntax -> transfer syntaxes we accept, in our order of preference. */
+export type SupportedContexts = Record<string, readonly string[]>;
+
+const UNCOMPRESSED = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] as const;
+
+/**
+ * MR and Enhanced MR storage plus Verification. Explicit VR first: it keeps VRs of private
+ * tags that Implicit VR would leave for readers to guess.
+ */
+export const DEFAULT_CONTEXTS: SupportedContexts = {
+  [SopClass.MRImageStorage]: UNCOMPRESSED,
+  [SopClass.EnhancedMRImageStorage]: UNCOMPRESSED,
+  [SopClass.Verification]: UNCOMPRESSED,
+};
+
+export interface ProposedContext {
+  id: number;
+  abstractSyntax: string;
+  transferSyntaxes: string[];
+}
+
+export interface ContextAnswer {
+  id: number;
+  abstractSyntax: string;
+  result: number;
+  /** Set when accepted. */
+  transferSyntax?: string;
+}
+
+export function negotiateContexts(proposed: ProposedContext[], supported: SupportedContexts = DEFAULT_CONTEXTS): ContextAnswer[] {
+  return proposed.map((pc) => {
+    const ours = supported[pc.abstractSyntax];
+    if (!ours) return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.abstractSyntaxNotSupported };
+    const ts = ours.find((t) => pc.transferSyntaxes.includes(t));
+    if (!ts) return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.transferSyntaxesNotSupported };
+    return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.accept, transferSyntax: ts };
+  });
+}
+
+/** What is known about one C-STORE when its status is chosen. */
+export interface StoreFacts {
+  /** AffectedSOPClassUID of the command. */
+  commandSopClassUid: string;
+  commandSopInstanceUid: string;
+  /** The presentation context the dataset came on was accepted (and is not Verification). */
+  contextAccepted: boolean;
+  /** Result of scanning the dataset header; undefined when the bytes could not be parsed. */
+  header?: {
+    sopClassUid?: string;
+    sopInstanceUid?: string;
+    studyInstanceUid?: string;
+    seriesInstanceUid?: string;
+  };
+  /** Why the header could not be parsed (sets 0xC000). */
+  parseError?: string;
+  /** The spool (or the instance reader after it) failed: disk full, I/O error, size limit. */
+  writeError?: string;
+}
+
+export interface StoreAnswer {
+  status: number;
+  /** Short ErrorComment (<= 64 chars, PS3.7). */
+  comment?: string;
+}
+
+const comment = (s: string): string => s.slice(0, 64);
+
+/**
+ * The C-STORE status: context/SOP class (0122), the write or a size limit (A700), parse
+ * (C000), dataset vs command and required UIDs (A900), else success.
+ */
+export function chooseStoreStatus(f: StoreFacts, supported: SupportedContexts = DEFAULT_CONTEXTS): StoreAnswer {
+  if (!f.contextAccepted || !supported[f.commandSopClassUid] || f.commandSopClassUid === SopClass.Verification) {
+    return { status: StoreStatus.sopClassNotSupported, comment: comment(`SOP class ${f.commandSopClassUid} not supported`) };
+  }
+  // Set only after the header passed (spool failure) or by a size limit: out of resources.
+  if (f.writeError !== undefined) {
+    return { status: StoreStatus.outOfResources, comment: comment(`not stored: ${f.writeError}`) };
+  }
+  if (f.parseError !== undefined || !f.header) {
+    return { status: StoreStatus.cannotUnderstand, comment: comment(f.parseError ?? 'dataset could not be parsed') };
+  }
+  const h = f.header;
+  if (h.sopClassUid !== undefined && h.sopClassUid !== f.commandSopClassUid) {
+    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'SOPClassUID differs from AffectedSOPClassUID' };
+  }
+  if (h.sopInstanceUid !== undefined && h.sopInstanceUid !== f.commandSopInstanceUid) {
+    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'SOPInstanceUID differs from AffectedSOPInstanceUID' };
+  }
+  if (!h.studyInstanceUid || !h.seriesInstanceUid) {
+    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'StudyInstanceUID or SeriesInstanceUID missing' };
+  }
+  return { status: StoreStatus.success };
+}

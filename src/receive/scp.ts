@@ -1,0 +1,328 @@
+// The DICOM listener: C-ECHO and C-STORE SCP on dcmjs-dimse, bound to the configured host
+// (dcmjs-dimse's Server.listen takes no host, so we own the net.Server and hand each socket
+// to a new Scp). Policy lives in policy.ts; bytes go to the spool through StoreSink.
+//
+// Nothing a peer sends may take the process down: dcmjs-dimse dispatches events through
+// async-event-emitter2, where a throwing one-argument listener becomes an unhandled promise
+// rejection, so every override below catches everything and answers with a status or an abort.
+import net from 'node:net';
+import { unlink } from 'node:fs/promises';
+import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
+import type { InstanceMeta } from '../core/types.js';
+import { logger, type Logger } from '../core/log.js';
+import { TransferSyntax } from '../dicom/dcmjs.js';
+import dimse, { type Association, type CEchoRequest, type CStoreRequest, type PresentationContext } from './dimse.js';
+import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
+import { readBasicMeta } from './read-meta.js';
+import { guardPduLengths } from './pdu-guard.js';
+import { StoreSink } from './store-sink.js';
+
+export interface ListenerTimeouts {
+  /** From TCP accept to the A-ASSOCIATE-RQ (default 30 s). */
+  associationMs?: number;
+  /** Longest silence between PDUs inside an association (default 60 s). */
+  pduMs?: number;
+  /** Socket idle timeout, the last resort (default 120 s). */
+  idleMs?: number;
+}
+
+export interface ListenerOptions {
+  aeTitle: string;
+  host: string;
+  /** 0 picks an ephemeral port; the bound port is returned. */
+  port: number;
+  /** [] accepts any calling AE. */
+  allowedCallers: AllowedCaller[];
+  spool: Spool;
+  onInstance: InstanceListener;
+  /** Reads the stored file's header (the orchestrator passes the assemble stage's reader). */
+  readMeta?: (path: string) => Promise<InstanceMeta>;
+  log?: Logger;
+  /** Largest PDU we accept (default 262144). */
+  maxPduLength?: number;
+  timeouts?: ListenerTimeouts;
+  /** Hardening slots: concurrent association limit and per-instance size limit. */
+  maxAssociations?: number;
+  maxInstanceBytes?: number;
+  /** Accepted abstract/transfer syntaxes (default: MR, Enhanced MR, Verification; LE uncompressed). */
+  contexts?: SupportedContexts;
+}
+
+export interface DicomListener {
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_PDU = 262144;
+const Scp = dimse.Scp;
+
+interface AssociationCounts {
+  stored: number;
+  duplicates: number;
+  refused: number;
+  bytes: number;
+}
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** One accepted TCP connection: at most one association. */
+class InboundAssociation extends Scp {
+  readonly counts: AssociationCounts = { stored: 0, duplicates: 0, refused: 0, bytes: 0 };
+  private readonly sinks = new WeakMap<object, StoreSink>();
+  private current?: StoreSink;
+  private callingAe = '';
+  private calledAe = '';
+  private opened = 0;
+  private inFlight = Promise.resolve();
+  private paused = false;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly o: ListenerOptions,
+    private readonly log: Logger,
+    private readonly activeCount: () => number,
+    private readonly onClosed: (a: InboundAssociation) => void,
+  ) {
+    super(sock, {
+      associationTimeout: o.timeouts?.associationMs ?? 30_000,
+      pduTimeout: o.timeouts?.pduMs ?? 60_000,
+      connectTimeout: o.timeouts?.idleMs ?? 120_000,
+    });
+    // dcmjs-dimse starts its association timer from the client-side 'connect' event, which an
+    // accepted socket never emits: set what its Server would, plus the start time it forgets.
+    const self = this as unknown as { connected: boolean; connectedTime: number };
+    self.connected = true;
+    self.connectedTime = Date.now();
+    this.on('networkError', (e: Error) => this.guard('network-error', () => {
+      this.log.warn('association network error', { event: 'association-error', ...this.who(), error: errMsg(e) });
+      this.current?.abort('network error');
+      this.sock.destroy();
+    }));
+    this.on('close', () => this.guard('close', () => {
+      this.current?.abort('connection closed');
+      if (this.opened) {
+        this.log.info('association closed', { event: 'association-close', ...this.who(), ...this.counts, durationMs: Date.now() - this.opened });
+      }
+      this.onClosed(this);
+    }));
+  }
+
+  private who() {
+    return { callingAeTitle: this.callingAe, calledAeTitle: this.calledAe, peer: `${this.sock.remoteAddress}:${this.sock.remotePort}` };
+  }
+
+  /** Runs a handler; anything it throws is logged and ends the connection instead of the process. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error('association handler failed', { event: 'association-internal-error', handler: what, ...this.who(), error: errMsg(e) });
+      this.sock.destroy();
+    }
+  }
+
+  override associationRequested(association: Association): void {
+    this.guard('associate', () => {
+      this.callingAe = association.getCallingAeTitle();
+      this.calledAe = association.getCalledAeTitle();
+      const decision = decideAssociation(
+        { calledAeTitle: this.calledAe, callingAeTitle: this.callingAe, peerAddress: this.sock.remoteAddress, activeAssociations: this.activeCount() - 1 },
+        { aeTitle: this.o.aeTitle, allowedCallers: this.o.allowedCallers, maxAssociations: this.o.maxAssociations },
+      );
+      if (!decision.accept) {
+        this.log.warn('association rejected', { event: 'association-rejected', ...this.who(), reason: decision.why });
+        this.sendAssociationReject(decision.result, decision.source, decision.reason);
+        this.sock.end();
+        return;
+      }
+      let accepted = 0;
+      const contexts = association.getPresentationContexts().map((c) => ({
+        id: c.id,
+        abstractSyntax: c.context.getAbstractSyntaxUid(),
+        transferSyntaxes: c.context.getTransferSyntaxUids(),
+      }));
+      for (const a of negotiateContexts(contexts, this.o.contexts ?? DEFAULT_CONTEXTS)) {
+        const pc = association.getPresentationContext(a.id);
+        pc.setResult(a.result, a.transferSyntax);
+        if (a.result === ContextResult.accept) accepted++;
+        else this.log.info('presentation context rejected', { event: 'context-rejected', ...this.who(), abstractSyntax: a.abstractSyntax, result: a.result });
+      }
+      const ours = this.o.maxPduLength ?? DEFAULT_MAX_PDU;
+      const theirs = association.getMaxPduLength();
+      association.setMaxPduLength(theirs > 0 ? Math.min(theirs, ours) : ours);
+      this.opened = Date.now();
+      this.log.info('association opened', { event: 'association-open', ...this.who(), contextsAccepted: accepted, contextsRejected: contexts.length - accepted });
+      this.sendAssociationAccept();
+    });
+  }
+
+  override associationReleaseRequested(): void {
+    this.guard('release', () => {
+      this.sendAssociationReleaseResponse();
+      this.sock.end();
+    });
+  }
+
+  override abort(source: number, reason: number): void {
+    this.guard('abort', () => {
+      this.log.warn('association aborted by peer', { event: 'association-abort', ...this.who(), source, reason });
+      this.current?.abort('association aborted');
+      this.sock.destroy();
+    });
+  }
+
+  override cEchoRequest(request: CEchoRequest, callback: (r: InstanceType<typeof dimse.responses.CEchoResponse>) => void): void {
+    this.guard('c-echo', () => {
+      const response = dimse.responses.CEchoResponse.fromRequest(request);
+      response.setStatus(StoreStatus.success);
+      callback(response);
+    });
+  }
+
+  override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): StoreSink {
+    const sopClass = String(request.getAffectedSopClassUid() ?? '');
+    const ts = pc?.getAcceptedTransferSyntaxUid() ?? '';
+    const sink = new StoreSink({
+      commandSopClassUid: sopClass,
+      commandSopInstanceUid: String(request.getAffectedSopInstanceUid() ?? ''),
+      transferSyntaxUid: ts,
+      explicitVr: ts !== TransferSyntax.ImplicitVRLittleEndian,
+      contextAccepted: pc?.getResult() === ContextResult.accept && pc.getAbstractSyntaxUid() === sopClass,
+      callingAeTitle: this.callingAe,
+      spool: this.o.spool,
+      supported: this.o.contexts ?? DEFAULT_CONTEXTS,
+      pause: () => this.setPaused(true),
+      resume: () => this.setPaused(false),
+      maxInstanceBytes: this.o.maxInstanceBytes,
+    });
+    sink.on('error', () => undefined); // errors surface through sink.outcome
+    this.sinks.set(request, sink);
+    this.current = sink;
+    return sink;
+  }
+
+  override createDatasetFromStoreWritableStream(_w: unknown, pc: PresentationContext, callback: (d: InstanceType<typeof dimse.Dataset>) => void): void {
+    // The bytes are in the spool, not in memory: hand dcmjs-dimse an empty placeholder; the
+    // status comes from cStoreRequest once the sink's outcome is known.
+    callback(new dimse.Dataset({}, pc?.getAcceptedTransferSyntaxUid()));
+  }
+
+  override cStoreRequest(request: CStoreRequest, callback: (r: InstanceType<typeof dimse.responses.CStoreResponse>) => void): void {
+    // Requests arrive one at a time (no asynchronous operations negotiated); the chain keeps
+    // responses and onInstance calls in order even if a peer does not wait.
+    this.inFlight = this.inFlight.then(() => this.handleStore(request, callback)).catch((e) => {
+      this.log.error('C-STORE handling failed', { event: 'store-internal-error', ...this.who(), error: errMsg(e) });
+      this.sock.destroy();
+    });
+  }
+
+  /** Drops the connection (listener shutdown). */
+  destroy(): void {
+    this.sock.destroy();
+  }
+
+  /** Resolves when the store in progress (if any) has been answered. */
+  settled(): Promise<void> {
+    return this.inFlight;
+  }
+
+  private async handleStore(request: CStoreRequest, callback: (r: InstanceType<typeof dimse.responses.CStoreResponse>) => void): Promise<void> {
+    const sink = this.sinks.get(request);
+    const sopInstanceUid = String(request.getAffectedSopInstanceUid() ?? '');
+    let answer: { status: number; comment?: string } = { status: StoreStatus.cannotUnderstand, comment: 'no dataset received' };
+    let stored: SpoolStored | undefined;
+    let meta: InstanceMeta | undefined;
+    let seriesInstanceUid: string | undefined;
+    let bytes = 0;
+    if (sink) {
+      const outcome = await sink.outcome;
+      bytes = outcome.bytes;
+      seriesInstanceUid = outcome.header.seriesInstanceUid;
+      answer = chooseStoreStatus(outcome.facts, this.o.contexts ?? DEFAULT_CONTEXTS);
+      stored = outcome.stored;
+      if (answer.status === StoreStatus.success && stored) {
+        try {
+          meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
+        } catch (e) {
+          // Stored bytes we cannot read would never be processed: say so to the sender now.
+          answer = { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e)}`.slice(0, 64) };
+          if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
+        }
+      }
+    }
+    const response = dimse.responses.CStoreResponse.fromRequest(request);
+    response.setStatus(answer.status);
+    if (answer.comment) response.setErrorComment(answer.comment);
+    callback(response);
+    if (this.current === sink) this.current = undefined;
+
+    if (answer.status !== StoreStatus.success || !meta || !stored) {
+      this.counts.refused++;
+      this.log.warn('instance refused', {
+        event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid: request.getAffectedSopClassUid(), status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.comment,
+      });
+      return;
+    }
+    if (stored.duplicate) this.counts.duplicates++;
+    else this.counts.stored++;
+    this.counts.bytes += bytes;
+    this.log.info('instance stored', {
+      event: 'instance-stored', callingAeTitle: this.callingAe, sopInstanceUid, seriesInstanceUid, bytes: stored.bytes, duplicate: stored.duplicate,
+    });
+    try {
+      this.o.onInstance(meta, { duplicate: stored.duplicate, callingAeTitle: this.callingAe });
+    } catch (e) {
+      this.log.error('onInstance listener failed', { event: 'instance-listener-error', sopInstanceUid, error: errMsg(e) });
+    }
+  }
+
+  private setPaused(p: boolean): void {
+    if (p === this.paused || this.sock.destroyed) return;
+    this.paused = p;
+    if (p) this.sock.pause();
+    else this.sock.resume();
+  }
+}
+
+export async function startDicomListener(opts: ListenerOptions): Promise<DicomListener> {
+  const log = opts.log ?? logger('receive');
+  const active = new Set<InboundAssociation>();
+  const server = net.createServer({ noDelay: true });
+  server.on('connection', (socket) => {
+    try {
+      socket.setNoDelay(true);
+      guardPduLengths(socket, opts.maxPduLength ?? DEFAULT_MAX_PDU, (why) =>
+        log.warn('connection cut: oversize PDU', { event: 'association-abort-pdu', peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }),
+      );
+      const a = new InboundAssociation(socket, opts, log, () => active.size, (x) => active.delete(x));
+      active.add(a);
+    } catch (e) {
+      log.error('cannot set up association', { event: 'association-internal-error', error: errMsg(e) });
+      socket.destroy();
+    }
+  });
+  server.on('error', (e) => log.error('listener error', { event: 'listener-error', error: errMsg(e) }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  log.info('DICOM listener started', { event: 'listener-start', aeTitle: opts.aeTitle, host: opts.host, port });
+  return {
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Let stores that are being answered finish (bounded), then drop the connections.
+      const grace = new Promise((r) => setTimeout(r, 5000).unref());
+      await Promise.race([Promise.all([...active].map((a) => a.settled())), grace]);
+      for (const a of active) a.destroy();
+      await closed;
+      log.info('DICOM listener stopped', { event: 'listener-stop', port });
+    },
+  };
+}

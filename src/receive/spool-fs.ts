@@ -1,0 +1,225 @@
+// The embedded Spool: received instances as Part-10 files on local disk,
+//   <storage.dir>/spool/<study>/<series>/<sopInstance>.dcm
+// written crash-consistently: stream to a temp file, fsync it, link it into place (atomic and
+// never overwriting), fsync the directory, and only then resolve (the SCP answers success
+// after that). A crash leaves at worst a temp file under .incoming/, never a half file.
+//
+// Duplicates: the same SOP Instance UID again in the same series keeps the first copy and
+// reports duplicate: true (a resend counts once). The same SOP Instance UID in a *different*
+// series is a sender error (UIDs are globally unique); we keep both, each under its own series,
+// and log a warning: refusing would lose data the sender thinks is stored, overwriting would
+// corrupt the first series, and the assemble stage groups by series so both stay consistent.
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Spool, SpoolInput, SpoolStored } from '../core/seams.js';
+import { logger, type Logger } from '../core/log.js';
+import { buildPart10Head } from './part10.js';
+
+const UID_RE = /^[0-9]+(\.[0-9]+)*$/;
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** A file/dir name for a UID: the UID itself when it is a well-formed UID, else a hash. */
+export function uidFileName(uid: string): string {
+  return UID_RE.test(uid) && uid.length <= 64 ? uid : `h${createHash('sha256').update(uid).digest('hex').slice(0, 40)}`;
+}
+
+/** The store was refused before writing because free disk space is below the watermark. */
+export class OutOfSpaceError extends Error {}
+
+export interface FsSpoolOptions {
+  /** The spool directory itself (the node uses <storage.dir>/spool). */
+  root: string;
+  /** Refuse new instances when less than this many bytes are free (0 = no check). */
+  minFreeBytes?: number;
+  log?: Logger;
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function code(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+async function drain(input: Readable | Buffer): Promise<void> {
+  if (Buffer.isBuffer(input)) return;
+  for await (const _ of input) {
+    /* discard: the first copy is kept */
+  }
+}
+
+export class FsSpool implements Spool {
+  readonly root: string;
+  private readonly incoming: string;
+  private readonly minFreeBytes: number;
+  private readonly log: Logger;
+  /** SOP file name -> "<study>/<series>" it is stored under (conflict detection). */
+  private readonly index = new Map<string, string>();
+  private ready?: Promise<void>;
+
+  /** `new FsSpool(dir)` is short for `new FsSpool({ root: dir })`. */
+  constructor(rootOrOpts: string | FsSpoolOptions) {
+    const opts = typeof rootOrOpts === 'string' ? { root: rootOrOpts } : rootOrOpts;
+    this.root = opts.root;
+    this.incoming = join(this.root, '.incoming');
+    this.minFreeBytes = opts.minFreeBytes ?? 0;
+    this.log = opts.log ?? logger('spool');
+  }
+
+  seriesDir(studyUid: string, seriesUid: string): string {
+    return join(this.root, uidFileName(studyUid), uidFileName(seriesUid));
+  }
+
+  async store(input: SpoolInput): Promise<SpoolStored> {
+    await this.init();
+    const seriesKey = join(uidFileName(input.studyInstanceUid), uidFileName(input.seriesInstanceUid));
+    const dir = join(this.root, seriesKey);
+    const name = `${uidFileName(input.sopInstanceUid)}.dcm`;
+    const path = join(dir, name);
+
+    const existing = await stat(path).catch(() => undefined);
+    if (existing) {
+      await drain(input.dataset);
+      return { path, bytes: existing.size, duplicate: true };
+    }
+    await this.checkFreeSpace();
+    const created = await mkdir(dir, { recursive: true });
+
+    const tmp = join(this.incoming, `${randomUUID()}.part`);
+    let bytes = 0;
+    try {
+      const fh = await open(tmp, 'wx');
+      try {
+        const head = buildPart10Head({
+          sopClassUid: input.sopClassUid,
+          sopInstanceUid: input.sopInstanceUid,
+          transferSyntaxUid: input.transferSyntaxUid,
+          sourceAeTitle: input.callingAeTitle,
+        });
+        await fh.write(head);
+        bytes += head.length;
+        if (Buffer.isBuffer(input.dataset)) {
+          await fh.write(input.dataset);
+          bytes += input.dataset.length;
+        } else {
+          for await (const chunk of input.dataset) {
+            await fh.write(chunk as Buffer);
+            bytes += (chunk as Buffer).length;
+          }
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const duplicate = !(await this.place(tmp, path));
+      if (duplicate) {
+        const kept = await stat(path);
+        if (kept.size !== bytes) {
+          this.log.warn('duplicate SOP instance with different size; kept the first copy', {
+            event: 'spool-duplicate-differs', sopInstanceUid: input.sopInstanceUid, keptBytes: kept.size, newBytes: bytes,
+          });
+        }
+        return { path, bytes: kept.size, duplicate: true };
+      }
+      await fsyncDir(dir);
+      if (created) {
+        await fsyncDir(join(dir, '..'));
+        await fsyncDir(this.root);
+      }
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    const before = this.index.get(name);
+    if (before !== undefined && before !== seriesKey) {
+      this.log.warn('same SOP Instance UID received in another series; both kept', {
+        event: 'spool-sop-uid-conflict', sopInstanceUid: input.sopInstanceUid, seriesInstanceUid: input.seriesInstanceUid, otherSeries: before,
+      });
+    }
+    this.index.set(name, seriesKey);
+    return { path, bytes, duplicate: false };
+  }
+
+  async listSeries(studyUid: string, seriesUid: string): Promise<string[]> {
+    const dir = this.seriesDir(studyUid, seriesUid);
+    const names = await readdir(dir).catch((e) => (code(e) === 'ENOENT' ? [] : Promise.reject(e)));
+    return names.filter((n) => n.endsWith('.dcm')).sort().map((n) => join(dir, n));
+  }
+
+  async removeSeries(studyUid: string, seriesUid: string): Promise<void> {
+    const dir = this.seriesDir(studyUid, seriesUid);
+    const seriesKey = join(uidFileName(studyUid), uidFileName(seriesUid));
+    await rm(dir, { recursive: true, force: true });
+    await rmdir(join(dir, '..')).catch(() => undefined); // only succeeds when the study is empty
+    for (const [k, v] of this.index) if (v === seriesKey) this.index.delete(k);
+  }
+
+  /** Moves tmp to path unless path exists; false when it existed (a duplicate). */
+  private async place(tmp: string, path: string): Promise<boolean> {
+    try {
+      await link(tmp, path); // atomic create-if-absent, also across processes
+      await unlink(tmp);
+      return true;
+    } catch (e) {
+      if (code(e) === 'EEXIST') {
+        await unlink(tmp);
+        return false;
+      }
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(code(e) ?? '')) throw e;
+    }
+    // File systems without hard links: check, then rename (atomic, but may replace a copy
+    // that raced in from another process: same UID, so the same instance).
+    if (await stat(path).then(() => true, () => false)) {
+      await unlink(tmp);
+      return false;
+    }
+    await rename(tmp, path);
+    return true;
+  }
+
+  private async checkFreeSpace(): Promise<void> {
+    if (this.minFreeBytes <= 0) return;
+    const s = await statfs(this.root);
+    const free = s.bavail * s.bsize;
+    if (free < this.minFreeBytes) throw new OutOfSpaceError(`free disk ${free} bytes below watermark ${this.minFreeBytes}`);
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      await mkdir(this.incoming, { recursive: true });
+      await this.sweepTemp();
+      await this.buildIndex();
+    })();
+    return this.ready;
+  }
+
+  /** Removes temp files a crash left behind (never acknowledged: safe to drop). */
+  private async sweepTemp(): Promise<void> {
+    const now = Date.now();
+    for (const n of await readdir(this.incoming)) {
+      const p = join(this.incoming, n);
+      const s = await stat(p).catch(() => undefined);
+      if (s && now - s.mtimeMs > STALE_TEMP_MS) await unlink(p).catch(() => undefined);
+    }
+  }
+
+  private async buildIndex(): Promise<void> {
+    const dirs = async (p: string) =>
+      (await readdir(p, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+    for (const study of await dirs(this.root)) {
+      for (const series of await dirs(join(this.root, study))) {
+        for (const f of await readdir(join(this.root, study, series))) {
+          if (f.endsWith('.dcm')) this.index.set(f, join(study, series));
+        }
+      }
+    }
+  }
+}

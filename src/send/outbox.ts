@@ -1,0 +1,266 @@
+// Durable outbox: one JSON manifest per (derived series, destination) under <storage.dir>/outbox,
+// rewritten crash-consistently (temp file, fsync, rename, fsync dir). A worker sends due
+// entries, one association at a time per destination; failures retry with capped exponential
+// backoff and only the files not yet acknowledged are re-sent; after maxAttempts an entry is
+// 'dead' and stays listed until requeue(). All state is on disk, so retries survive restarts;
+// an entry caught in 'sending' by a crash is sent again (at-least-once: the peer sees the
+// same SOP Instance UIDs again, which PACS treat as a resend).
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { logger, type Logger } from '../core/log.js';
+import { storeFiles, type StoreDestination, type StoreResult } from './scu.js';
+
+export type OutboxState = 'queued' | 'sending' | 'done' | 'dead';
+
+export interface OutboxEntry {
+  id: string;
+  seriesId: string;
+  destination: string;
+  files: string[];
+  /** Files the destination acknowledged (not sent again on retry). */
+  sent: string[];
+  state: OutboxState;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Epoch ms; the entry is due when queued and this is in the past. */
+  nextAttemptAt: number;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BackoffOptions {
+  baseMs?: number;
+  factor?: number;
+  maxMs?: number;
+  /** Failed attempts after which the entry is dead. */
+  maxAttempts?: number;
+}
+
+/** 10 s, 20 s, 40 s ... capped at 15 min; dead after 30 failures (about 6 h of retrying). */
+export const DEFAULT_BACKOFF: Required<BackoffOptions> = { baseMs: 10_000, factor: 2, maxMs: 15 * 60_000, maxAttempts: 30 };
+
+/** Delay before the next attempt after `failures` failed ones (1 -> baseMs). */
+export function backoffDelay(failures: number, b: BackoffOptions = {}): number {
+  const o = { ...DEFAULT_BACKOFF, ...b };
+  return Math.min(o.maxMs, o.baseMs * o.factor ** Math.max(0, failures - 1));
+}
+
+export interface OutboxDestination extends StoreDestination {
+  name: string;
+}
+
+export type SendFn = (dest: StoreDestination, files: string[]) => Promise<StoreResult[]>;
+
+export interface OutboxOptions {
+  /** The outbox directory itself (the node uses <storage.dir>/outbox). */
+  dir: string;
+  destinations: OutboxDestination[];
+  send?: SendFn;
+  log?: Logger;
+  backoff?: BackoffOptions;
+  /** How often the worker looks for due entries (default 1 s). */
+  pollMs?: number;
+}
+
+const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
+const key = (s: string) => (SAFE.test(s) && !s.startsWith('.') ? s : `h${createHash('sha256').update(s).digest('hex').slice(0, 40)}`);
+
+async function writeDurable(dir: string, name: string, data: string): Promise<void> {
+  const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+function summarize(failed: StoreResult[], total: number): string {
+  const reasons = [...new Set(failed.map((r) => r.error ?? `status ${r.status}`))];
+  return `${failed.length} of ${total} failed: ${reasons.slice(0, 3).join('; ')}`.slice(0, 500);
+}
+
+export class Outbox {
+  private readonly dir: string;
+  private readonly send: SendFn;
+  private readonly log: Logger;
+  private readonly backoff: Required<BackoffOptions>;
+  private readonly destinations: Map<string, OutboxDestination>;
+  private readonly pollMs: number;
+  private readonly entries = new Map<string, OutboxEntry>();
+  /** Destination name -> the runner sending its due entries. */
+  private readonly busy = new Map<string, Promise<void>>();
+  private loaded?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(o: OutboxOptions) {
+    this.dir = o.dir;
+    this.send = o.send ?? storeFiles;
+    this.log = o.log ?? logger('send');
+    this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
+    this.destinations = new Map(o.destinations.map((d) => [d.name, d]));
+    this.pollMs = o.pollMs ?? 1000;
+  }
+
+  /** Queues files for each named destination; returns the entries. Unknown names throw. */
+  async enqueue(seriesId: string, files: string[], destinationNames: string[]): Promise<OutboxEntry[]> {
+    await this.load();
+    const unknown = destinationNames.filter((n) => !this.destinations.has(n));
+    if (unknown.length) throw new Error(`unknown destination(s): ${unknown.join(', ')}`);
+    const out: OutboxEntry[] = [];
+    for (const destination of destinationNames) {
+      const id = `${key(seriesId)}--${key(destination)}`;
+      const existing = this.entries.get(id);
+      const same = existing && existing.state !== 'dead' && existing.files.length === files.length && files.every((f) => existing.files.includes(f));
+      if (same) {
+        out.push({ ...existing });
+        continue;
+      }
+      const now = Date.now();
+      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now };
+      await this.save(entry);
+      this.log.info('queued for sending', { event: 'send-queued', entry: id, seriesId, destination, files: files.length });
+      out.push({ ...entry });
+    }
+    return out;
+  }
+
+  /** Starts the worker (polls for due entries). */
+  start(): void {
+    this.stopped = false;
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.runDue().catch((e) => this.log.error('outbox worker failed', { event: 'send-internal-error', error: String(e) })), this.pollMs);
+    this.timer.unref();
+    void this.runDue().catch(() => undefined);
+  }
+
+  /** Stops the worker after the sends in progress finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all(this.busy.values());
+  }
+
+  /** Every entry with its state and last error, oldest first. */
+  async list(): Promise<OutboxEntry[]> {
+    await this.load();
+    return [...this.entries.values()].sort((a, b) => a.createdAt - b.createdAt).map((e) => ({ ...e, files: [...e.files], sent: [...e.sent] }));
+  }
+
+  /** Operator action: gives a dead entry a fresh set of attempts. */
+  async requeue(id: string): Promise<void> {
+    await this.load();
+    const e = this.entries.get(id);
+    if (!e) throw new Error(`no outbox entry ${id}`);
+    await this.save({ ...e, state: 'queued', attempts: 0, nextAttemptAt: Date.now(), updatedAt: Date.now() });
+  }
+
+  /** Sends everything that is due now, again until nothing is due (tests, shutdown). */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.runDue(true);
+      if (this.busy.size === 0 && !this.hasDue()) return;
+    }
+  }
+
+  private hasDue(now = Date.now()): boolean {
+    for (const e of this.entries.values()) if (e.state === 'queued' && e.nextAttemptAt <= now) return true;
+    return false;
+  }
+
+  private async runDue(evenIfStopped = false): Promise<void> {
+    await this.load();
+    if (this.stopped && !evenIfStopped) return;
+    const now = Date.now();
+    for (const e of this.entries.values()) {
+      if (e.state !== 'queued' || e.nextAttemptAt > now || this.busy.has(e.destination)) continue;
+      const runner = this.runDestination(e.destination).finally(() => this.busy.delete(e.destination));
+      this.busy.set(e.destination, runner);
+    }
+    await Promise.all(this.busy.values());
+  }
+
+  /** Sends the due entries of one destination, one association after another. */
+  private async runDestination(destination: string): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      const next = [...this.entries.values()]
+        .filter((e) => e.destination === destination && e.state === 'queued' && e.nextAttemptAt <= now)
+        .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)[0];
+      if (!next) return;
+      await this.attempt(next);
+    }
+  }
+
+  private async attempt(entry: OutboxEntry): Promise<void> {
+    const dest = this.destinations.get(entry.destination);
+    if (!dest) {
+      await this.save({ ...entry, state: 'dead', lastError: `destination ${entry.destination} is not configured`, updatedAt: Date.now() });
+      return;
+    }
+    const sending: OutboxEntry = { ...entry, state: 'sending', updatedAt: Date.now() };
+    await this.save(sending);
+    const pending = sending.files.filter((f) => !sending.sent.includes(f));
+    let results: StoreResult[];
+    try {
+      results = await this.send(dest, pending);
+    } catch (e) {
+      results = pending.map((file) => ({ file, ok: false, error: e instanceof Error ? e.message : String(e) }));
+    }
+    if (this.entries.get(entry.id) !== sending) return; // re-enqueued meanwhile: the new entry wins
+    const sent = [...sending.sent, ...results.filter((r) => r.ok).map((r) => r.file)];
+    const failed = results.filter((r) => !r.ok);
+    const now = Date.now();
+    if (failed.length === 0) {
+      await this.save({ ...sending, sent, state: 'done', lastError: undefined, updatedAt: now });
+      this.log.info('series delivered', { event: 'send-done', entry: entry.id, destination: entry.destination, files: sending.files.length, attempts: sending.attempts + 1 });
+      return;
+    }
+    const attempts = sending.attempts + 1;
+    const lastError = summarize(failed, pending.length);
+    const dead = attempts >= this.backoff.maxAttempts;
+    const nextAttemptAt = dead ? now : now + backoffDelay(attempts, this.backoff);
+    await this.save({ ...sending, sent, attempts, lastError, state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now });
+    if (dead) this.log.error('send gave up (dead letter)', { event: 'send-dead', entry: entry.id, destination: entry.destination, attempts, lastError });
+    else this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError });
+  }
+
+  private async save(e: OutboxEntry): Promise<void> {
+    await writeDurable(this.dir, `${e.id}.json`, JSON.stringify(e, null, 1));
+    this.entries.set(e.id, e);
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      await mkdir(this.dir, { recursive: true });
+      for (const name of await readdir(this.dir)) {
+        if (name.startsWith('.') && name.endsWith('.tmp')) {
+          await unlink(join(this.dir, name)).catch(() => undefined); // a crash mid-write
+          continue;
+        }
+        if (!name.endsWith('.json')) continue;
+        try {
+          const e = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as OutboxEntry;
+          // A crash during a send: send the unacknowledged files again.
+          if (e.state === 'sending') e.state = 'queued';
+          this.entries.set(e.id, e);
+        } catch (err) {
+          this.log.error('unreadable outbox entry', { event: 'send-bad-entry', file: name, error: String(err) });
+        }
+      }
+    })();
+    return this.loaded;
+  }
+}

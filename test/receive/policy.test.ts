@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
+import { chooseStoreStatus, ContextResult, decideAssociation, negotiateContexts, Reject, StoreStatus, type StoreFacts } from '../../src/receive/policy.js';
+
+const policy = { aeTitle: 'INTERSLICE', allowedCallers: [] };
+const { ExplicitVRLittleEndian: EXPL, ImplicitVRLittleEndian: IMPL } = TransferSyntax;
+
+describe('association policy', () => {
+  it('accepts our called AE from any caller when allowedCallers is empty', () => {
+    assert.deepEqual(decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'ANY' }, policy), { accept: true });
+    assert.deepEqual(decideAssociation({ calledAeTitle: 'INTERSLICE ', callingAeTitle: 'ANY' }, policy), { accept: true });
+  });
+
+  it('rejects another called AE with CalledAeNotRecognized (permanent, service user)', () => {
+    const d = decideAssociation({ calledAeTitle: 'interslice', callingAeTitle: 'ANY' }, policy);
+    assert.equal(d.accept, false);
+    if (d.accept) return;
+    assert.equal(d.result, Reject.result.permanent);
+    assert.equal(d.source, Reject.source.serviceUser);
+    assert.equal(d.reason, Reject.userReason.calledAeNotRecognized);
+    assert.equal(d.reason, 7);
+  });
+
+  it('checks the calling AE against allowedCallers (CallingAeNotRecognized)', () => {
+    const p = { aeTitle: 'INTERSLICE', allowedCallers: ['MODALITY', { aeTitle: 'PACS', hosts: ['10.0.0.5'] }] };
+    assert.equal(decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'MODALITY' }, p).accept, true);
+    const d = decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'STRANGER' }, p);
+    assert.equal(d.accept, false);
+    if (!d.accept) assert.equal(d.reason, Reject.userReason.callingAeNotRecognized);
+    // Host-bound caller: right AE from the wrong address is refused.
+    assert.equal(decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'PACS', peerAddress: '::ffff:10.0.0.5' }, p).accept, true);
+    assert.equal(decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'PACS', peerAddress: '10.0.0.6' }, p).accept, false);
+  });
+
+  it('refuses beyond maxAssociations, transiently', () => {
+    const d = decideAssociation({ calledAeTitle: 'INTERSLICE', callingAeTitle: 'A', activeAssociations: 4 }, { ...policy, maxAssociations: 4 });
+    assert.equal(d.accept, false);
+    if (!d.accept) {
+      assert.equal(d.result, Reject.result.transient);
+      assert.equal(d.source, Reject.source.serviceProviderPresentation);
+      assert.equal(d.reason, Reject.presentationReason.localLimitExceeded);
+    }
+  });
+});
+
+describe('presentation contexts', () => {
+  it('accepts MR, Enhanced MR and Verification with LE uncompressed, preferring Explicit VR', () => {
+    const answers = negotiateContexts([
+      { id: 1, abstractSyntax: SopClass.MRImageStorage, transferSyntaxes: [IMPL, EXPL] },
+      { id: 3, abstractSyntax: SopClass.EnhancedMRImageStorage, transferSyntaxes: [IMPL] },
+      { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPL] },
+    ]);
+    assert.deepEqual(answers.map((a) => [a.result, a.transferSyntax]), [
+      [ContextResult.accept, EXPL],
+      [ContextResult.accept, IMPL],
+      [ContextResult.accept, IMPL],
+    ]);
+  });
+
+  it('rejects other SOP classes (abstract syntax) and other transfer syntaxes', () => {
+    const answers = negotiateContexts([
+      { id: 1, abstractSyntax: SopClass.SecondaryCaptureImageStorage, transferSyntaxes: [EXPL] },
+      { id: 3, abstractSyntax: SopClass.MRImageStorage, transferSyntaxes: ['1.2.840.10008.1.2.4.70', TransferSyntax.ExplicitVRBigEndian] },
+    ]);
+    assert.equal(answers[0].result, ContextResult.abstractSyntaxNotSupported);
+    assert.equal(answers[1].result, ContextResult.transferSyntaxesNotSupported);
+    assert.equal(answers[0].transferSyntax, undefined);
+  });
+});
+
+describe('C-STORE status', () => {
+  const ok: StoreFacts = {
+    commandSopClassUid: SopClass.MRImageStorage,
+    commandSopInstanceUid: '1.2.3',
+    contextAccepted: true,
+    header: { sopClassUid: SopClass.MRImageStorage, sopInstanceUid: '1.2.3', studyInstanceUid: '1.2', seriesInstanceUid: '1.2.4' },
+  };
+
+  it('success when all is well', () => assert.deepEqual(chooseStoreStatus(ok), { status: StoreStatus.success }));
+
+  it('0x0122 for a SOP class we do not store (or a context not accepted)', () => {
+    assert.equal(chooseStoreStatus({ ...ok, commandSopClassUid: SopClass.SecondaryCaptureImageStorage }).status, 0x0122);
+    assert.equal(chooseStoreStatus({ ...ok, contextAccepted: false }).status, 0x0122);
+    assert.equal(chooseStoreStatus({ ...ok, commandSopClassUid: SopClass.Verification }).status, 0x0122);
+  });
+
+  it('0xA700 when the write fails', () => {
+    const a = chooseStoreStatus({ ...ok, writeError: 'ENOSPC: no space left on device' });
+    assert.equal(a.status, 0xa700);
+    assert.ok(a.comment!.length <= 64);
+  });
+
+  it('0xA900 when the dataset does not match the command or lacks study/series', () => {
+    assert.equal(chooseStoreStatus({ ...ok, header: { ...ok.header, sopClassUid: SopClass.EnhancedMRImageStorage } }).status, 0xa900);
+    assert.equal(chooseStoreStatus({ ...ok, header: { ...ok.header, sopInstanceUid: '9.9' } }).status, 0xa900);
+    assert.equal(chooseStoreStatus({ ...ok, header: { ...ok.header, seriesInstanceUid: undefined } }).status, 0xa900);
+  });
+
+  it('0xC000 when the dataset cannot be parsed', () => {
+    assert.equal(chooseStoreStatus({ ...ok, header: undefined, parseError: 'invalid VR at offset 8' }).status, 0xc000);
+  });
+});

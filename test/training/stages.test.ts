@@ -1,0 +1,111 @@
+// Smoke version of every training stage (tiny data, a few steps), the ONNX export and the
+// PyTorch-vs-onnxruntime-node parity test. Needs Debian packages: python3-torch python3-numpy
+// python3-scipy python3-nibabel python3-pydicom python3-onnx ffmpeg mricron-data.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readFile, writeFile, mkdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxSynth, readOnnxMetadata } from '../../src/interpolate/model/onnx-synth.js';
+import { py, SHARED, CH2 } from './py.js';
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'interslice-train-'));
+});
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const small = ['--steps', '3', '--batch', '2', '--patch', '32', '--log-every', '1', '--threads', '2'];
+
+test('pretrain-video on the shared clips (ffmpeg pipe) writes a checkpoint and a progress log', async () => {
+  const out = join(dir, 's1');
+  await py(['pretrain-video', '--video', join(SHARED, 'data', 'video'), '--max-clips', '2', '--max-frames', '10',
+    '--scale', '0.25', '--ch', '8,12,16,20,24', '--out', out, ...small]);
+  assert.ok(existsSync(join(out, 'model.pt')));
+  const log = await readFile(join(out, 'train.log'), 'utf8');
+  assert.match(log, /step 3\/3 .*ETA/);
+});
+
+test('pretrain-video also reads a Vimeo-90K septuplet layout', async () => {
+  const seq = join(dir, 'vimeo', 'sequences', '00001', '0001');
+  await mkdir(seq, { recursive: true });
+  await promisify(execFile)('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '7',
+    '-start_number', '1', join(seq, 'im%d.png')]);
+  const out = join(dir, 's1v');
+  await py(['pretrain-video', '--video', join(dir, 'vimeo'), '--scale', '1', '--ch', '8,12,16,20,24', '--out', out, ...small]);
+  const log = await readFile(join(out, 'train.log'), 'utf8');
+  assert.match(log, /\*\.png -> 7 frames 64x48/);
+});
+
+test('finetune-mr on a mricron template', async () => {
+  const out = join(dir, 's2');
+  await py(['finetune-mr', '--init', join(dir, 's1', 'model.pt'), '--mr', CH2, '--resolutions', '4.0', '--out', out, ...small]);
+  assert.ok(existsSync(join(out, 'model.pt')));
+});
+
+test('finetune-self on a 12-slice thick series reports held-out loss before/after', async () => {
+  const out = join(dir, 's3');
+  await py(['finetune-self', '--init', join(dir, 's2', 'model.pt'), '--target',
+    join(SHARED, 'data', 'mr', 'siemens-asl-6mm-thick-7.5mm-spacing'), '--out', out, '--steps', '4', '--eval-every', '2', '--batch', '2']);
+  const res = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+  console.log('finetune-self smoke:', res);
+  assert.equal(typeof res.heldout_before, 'number');
+  assert.ok(res.heldout_after <= res.heldout_before);
+});
+
+test('finetune-self with --drop uses only the kept slices of an evaluation volume', async () => {
+  const out = join(dir, 's3d');
+  await py(['finetune-self', '--init', join(dir, 's2', 'model.pt'), '--target',
+    join(SHARED, 'data', 'mr', 'siemens-t1-sagittal-2mm-isotropic'), '--drop', '4', '--out', out, '--steps', '2', '--eval-every', '2', '--batch', '2']);
+  const log = await readFile(join(out, 'train.log'), 'utf8');
+  assert.match(log, /drop-4 kept slices only/);
+  assert.match(log, /24 frames|frames of 24x/);
+});
+
+test('export to ONNX with metadata, and PyTorch vs onnxruntime-node parity', async () => {
+  const onnx = join(dir, 'm.onnx');
+  const ckpt = join(dir, 's3', 'model.pt');
+  await py(['export', '--ckpt', ckpt, '--out', onnx]);
+  const meta = readOnnxMetadata(await readFile(onnx));
+  assert.ok(Number(meta.opset) >= 16);
+  for (const k of ['name', 'version', 'stages', 'normalisation', 'inputs', 'outputs', 'parameters', 'architecture']) assert.ok(meta[k], k);
+  assert.deepEqual(JSON.parse(meta.stages!).map((s: { stage: string }) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self']);
+  const synth = await OnnxSynth.load(onnx);
+  for (const [rows, cols] of [[37, 53], [64, 64]] as const) {
+    const n = rows * cols;
+    const a = new Float32Array(n);
+    const b = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = 0.5 + 0.4 * Math.sin(i * 0.37);
+      b[i] = 0.5 + 0.4 * Math.cos(i * 0.11 + (i % cols) * 0.05);
+    }
+    const ts = [0.2, 0.5, 0.9];
+    await writeFile(join(dir, 'a.f32'), Buffer.from(a.buffer));
+    await writeFile(join(dir, 'b.f32'), Buffer.from(b.buffer));
+    await py(['infer', '--model', ckpt, '--a', join(dir, 'a.f32'), '--b', join(dir, 'b.f32'), '--rows', String(rows),
+      '--cols', String(cols), '--t', ts.join(','), '--out', join(dir, 'y.f32')]);
+    const yb = await readFile(join(dir, 'y.f32'));
+    const yt = new Float32Array(yb.buffer, yb.byteOffset, yb.byteLength / 4);
+    const yo = await synth.synthesize(a, b, rows, cols, ts);
+    let maxDiff = 0;
+    yo.forEach((s, j) => s.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - yt[j * n + i])))));
+    console.log(`ONNX parity ${rows}x${cols} t=${ts}: max |pytorch - onnxruntime| = ${maxDiff.toExponential(3)}`);
+    assert.ok(maxDiff < 1e-4, `max abs diff ${maxDiff}`);
+  }
+  await synth.release();
+});
+
+test('the shipped model is present, small, and documents itself', async () => {
+  const path = new URL('../../models/interslice-v1.onnx', import.meta.url);
+  const st = await stat(path);
+  assert.ok(st.size < 20e6);
+  const meta = readOnnxMetadata(await readFile(path));
+  assert.ok(Number(meta.parameters) <= 5e6);
+  assert.deepEqual(JSON.parse(meta.stages!).map((s: { stage: string }) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self']);
+  assert.match(meta.output_kind ?? '', /INTERPOLATED/);
+});
