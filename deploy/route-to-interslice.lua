@@ -21,7 +21,7 @@ function OnStableSeries(seriesId, tags, metadata)
   end
   -- An asynchronous job: a slow or absent node must not block Orthanc's Lua engine. Failed
   -- jobs are listed under /jobs and can be resubmitted from there.
-  local body = DumpJson({ Resources = { seriesId }, Asynchronous = true, Synchronous = false }, true)
+  local body = DumpJson({ Resources = { seriesId }, Asynchronous = true }, true)
   local answer = ParseJson(RestApiPost('/modalities/' .. INTERSLICE_MODALITY .. '/store', body))
   print('Interslice routing: series ' .. seriesId .. ' (' .. modality .. ') queued as job ' .. (answer['ID'] or '?'))
 end

@@ -110,6 +110,9 @@ export class StoreSink extends Writable {
     }
     const h = this.scanner.facts;
     this.source = new Readable({ highWaterMark: 1024 * 1024, read: () => this.ctx.resume() });
+    // The spool sees a destroy(err) through its read loop; this listener only keeps an error
+    // raised before the spool starts reading from becoming an uncaught exception.
+    this.source.on('error', () => undefined);
     for (const c of held) this.source.push(c);
     this.mode = 'stream';
     this.storing = this.ctx.spool

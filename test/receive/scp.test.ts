@@ -190,6 +190,22 @@ describe('DICOM listener with DCMTK peers', () => {
     assert.equal(res.code, 0, 'still answering after hostile input');
   });
 
+  it('refuses an instance over maxInstanceBytes with 0xA700 and keeps nothing', async () => {
+    const small = await startDicomListener({
+      aeTitle: 'INTERSLICE', host: HOST, port: 0, allowedCallers: [], spool: new FsSpool(join(dir, 'small')), log,
+      onInstance: () => assert.fail('nothing may be reported'), maxInstanceBytes: 20_000,
+    });
+    try {
+      const [file] = await dcmFiles(ASL);
+      const res = await storescu(HOST, small.port, [file]);
+      assert.match(res.stdout + res.stderr, /A700|Out of Resources|Refused: OutOfResources/i);
+      assert.deepEqual(await spooled(join(dir, 'small')), []);
+      assert.ok(events('instance-refused').some((e) => e.status === '0xa700'));
+    } finally {
+      await small.close();
+    }
+  });
+
   it('drops a connection that never sends an association request', async () => {
     const quick = await startDicomListener({
       aeTitle: 'INTERSLICE', host: HOST, port: 0, allowedCallers: [], spool, log, onInstance: () => undefined,

@@ -1,0 +1,37 @@
+// One selected stack through interpolate and derive: load the rescaled volume, plan the output
+// positions, synthesise, write the DERIVED series. UIDs are keyed on the stack, method and
+// target, so a re-run (late instances, restart) rebuilds the same series, never a second one.
+import type { DerivedSeries, Interpolator, SpacingTarget, Stack } from '../core/types.js';
+import { readPart10 } from '../dicom/dcmjs.js';
+import { loadRawSlice, loadStackVolume } from '../assemble/pixels.js';
+import { planOutputSlices } from '../interpolate/plan.js';
+import { writeDerivedSeries } from '../derive/write-series.js';
+
+export interface DeriveStackOptions {
+  target: SpacingTarget;
+  interpolator: Interpolator;
+  outDir: string;
+}
+
+export function targetKey(target: SpacingTarget): string {
+  return 'factor' in target ? `factor-${target.factor}` : `spacing-${target.spacingMm}`;
+}
+
+export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promise<DerivedSeries> {
+  const volume = await loadStackVolume(stack);
+  const plan = planOutputSlices(volume.distances, opts.target);
+  const synthesised = await opts.interpolator.interpolate(volume, plan);
+  const referenceHeader = (await readPart10(stack.slices[0].instance.path, { headerOnly: true })).dataset;
+  return writeDerivedSeries({
+    stack,
+    referenceHeader,
+    plan,
+    synthesised,
+    loadRawSlice: (i) => loadRawSlice(stack.slices[i]),
+    outDir: opts.outDir,
+    method: opts.interpolator.method,
+    interpolatorDescription: opts.interpolator.description,
+    target: opts.target,
+    uidKey: `interslice/${stack.id}/${opts.interpolator.method}/${targetKey(opts.target)}`,
+  });
+}
