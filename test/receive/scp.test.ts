@@ -197,7 +197,7 @@ describe('DICOM listener with DCMTK peers', () => {
     });
     try {
       const [file] = await dcmFiles(ASL);
-      const res = await storescu(HOST, small.port, [file]);
+      const res = await storescu(HOST, small.port, [file], { args: ['-v'] });
       assert.match(res.stdout + res.stderr, /A700|Out of Resources|Refused: OutOfResources/i);
       assert.deepEqual(await spooled(join(dir, 'small')), []);
       assert.ok(events('instance-refused').some((e) => e.status === '0xa700'));
