@@ -65,6 +65,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
     log.info('stack decision', {
       stackId: stack.id,
       seriesInstanceUid: stack.seriesInstanceUid,
+      sopClassUid: stack.slices[0]?.instance.sopClassUid,
       label: stack.label,
       slices: stack.slices.length,
       volumes: stack.volumes,

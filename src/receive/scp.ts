@@ -11,7 +11,7 @@ import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
 import { TransferSyntax } from '../dicom/dcmjs.js';
-import dimse, { type Association, type CEchoRequest, type CStoreRequest, type PresentationContext } from './dimse.js';
+import dimse, { type Association, type CEchoRequest, type CStoreRequest, type PresentationContext } from '../dicom/dimse.js';
 import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
 import { readBasicMeta } from './read-meta.js';
 import { guardPduLengths } from './pdu-guard.js';

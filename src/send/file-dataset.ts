@@ -5,7 +5,7 @@
 // accepts the file's transfer syntax; only when it does not does dcmjs-dimse transcode, from
 // the parsed elements (getElements), as before.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import dimse from '../receive/dimse.js';
+import dimse from '../dicom/dimse.js';
 
 export interface FileMeta {
   sopClassUid: string;

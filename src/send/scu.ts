@@ -2,7 +2,7 @@
 // a result per file (never a throw for a network or peer failure: the outbox decides retries).
 import type { Socket } from 'node:net';
 import { TransferSyntax } from '../dicom/dcmjs.js';
-import dimse from '../receive/dimse.js';
+import dimse from '../dicom/dimse.js';
 import { FileDataset } from './file-dataset.js';
 
 export interface StoreDestination {

@@ -1,19 +1,16 @@
-// Real jobs for the admin tests: series from ../shared/data/mr go through the node's own assemble,
-// select, interpolate and derive code (the same steps as runStacks), and the results become job
-// records like the orchestrator keeps. Nothing is mocked but the node around them.
+// Real jobs for the admin tests: series from ../shared/data/mr go through the node's own
+// per-series pipeline (runStacks: assemble, select, linear interpolation to 1 mm, derive), and
+// the results become job records like the orchestrator keeps. Only the node around them is a
+// stand-in (nodeOver), with readiness facts a test can flip.
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readInstanceMeta } from '../../src/assemble/instance-meta.js';
-import { loadRawSlice, loadStackVolume } from '../../src/assemble/pixels.js';
-import { assembleStacks } from '../../src/assemble/stacks.js';
 import type { AdminJob, AdminNode, OutboxEntryView } from '../../src/admin/node-view.js';
-import { writeDerivedSeries } from '../../src/derive/write-series.js';
-import { readPart10 } from '../../src/dicom/dcmjs.js';
+import { readInstanceMeta } from '../../src/assemble/instance-meta.js';
+import { createLogger } from '../../src/core/log.js';
 import { createClassicalInterpolator } from '../../src/interpolate/classical.js';
-import { planOutputSlices } from '../../src/interpolate/plan.js';
-import type { StackOutcome } from '../../src/pipeline/run-stacks.js';
-import { selectStack } from '../../src/select/rules.js';
+import { runStacks } from '../../src/pipeline/run-stacks.js';
+import { defaultSelectRules } from '../../src/select/rules.js';
 
 export const MR_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/mr');
 
@@ -22,44 +19,18 @@ export const seriesFiles = (folder: string) => readdirSync(join(MR_DATA, folder)
 /** Patient attributes of the shared ASL series, which no admin answer may contain. */
 export const ASL_PATIENT = { name: 'Development', id: '999', birthDate: '19990101' };
 
-/** One series through assemble -> select -> (linear interpolation to 1 mm -> derive). */
+/** One folder as one series job, processed by runStacks into outDir. */
 export async function processFolder(folder: string, outDir: string, jobNo: number): Promise<AdminJob> {
-  const files = seriesFiles(folder);
-  const metas = await Promise.all(files.map((f) => readInstanceMeta(f)));
-  const { stacks, unplaced } = assembleStacks(metas);
-  const interpolator = createClassicalInterpolator('linear');
+  const metas = await Promise.all(seriesFiles(folder).map((f) => readInstanceMeta(f)));
+  const result = await runStacks(metas, {
+    target: { spacingMm: 1 },
+    interpolator: createClassicalInterpolator('linear'),
+    rules: defaultSelectRules,
+    outDir: join(outDir, String(jobNo)),
+    log: createLogger({ silent: true }),
+  });
+  // Fixed times, so the page and the screenshot do not change from run to run.
   const startedAt = Date.UTC(2026, 0, 1, 9, jobNo, 0);
-  const outcomes: StackOutcome[] = [];
-  for (const [i, stack] of stacks.entries()) {
-    const d = selectStack(stack);
-    const base: StackOutcome = {
-      stackId: stack.id,
-      label: stack.label,
-      slices: stack.slices.length,
-      volumes: stack.volumes,
-      decision: { action: d.action, code: d.code, reason: d.reason },
-      issues: stack.issues,
-    };
-    if (d.action !== 'process') {
-      outcomes.push(base);
-      continue;
-    }
-    const volume = await loadStackVolume(stack);
-    const plan = planOutputSlices(volume.distances, { spacingMm: 1 });
-    const synthesised = await interpolator.interpolate(volume, plan);
-    const derived = await writeDerivedSeries({
-      stack,
-      referenceHeader: (await readPart10(stack.slices[0].instance.path, { headerOnly: true })).dataset,
-      plan,
-      synthesised,
-      loadRawSlice: (k) => loadRawSlice(stack.slices[k]),
-      outDir: join(outDir, `${jobNo}-${i}`),
-      method: interpolator.method,
-      interpolatorDescription: interpolator.description,
-      target: { spacingMm: 1 },
-    });
-    outcomes.push({ ...base, derived, seconds: 0.8 });
-  }
   return {
     id: `${metas[0].studyInstanceUid}/${metas[0].seriesInstanceUid}`,
     seriesInstanceUid: metas[0].seriesInstanceUid,
@@ -67,7 +38,7 @@ export async function processFolder(folder: string, outDir: string, jobNo: numbe
     instances: metas.length,
     startedAt,
     finishedAt: startedAt + 2400,
-    result: { stacks: outcomes, unplaced: unplaced.map((u) => ({ sopInstanceUid: u.instance.sopInstanceUid, reason: u.reason })) },
+    result: { ...result, stacks: result.stacks.map((s) => ({ ...s, seconds: s.seconds === undefined ? undefined : 0.8 })) },
   };
 }
 

@@ -1,7 +1,7 @@
 // The one import of dcmjs-dimse (a CommonJS bundle: ESM code must take its default export).
 // Its own loglevel logger prints every PDU to the console; our winston logs say what
 // matters, so it is silenced here, once, for the whole process.
-// (Shared by receive and send; a candidate for src/dicom/ when the lead moves it.)
+// (Shared by receive and send.)
 import { createRequire } from 'node:module';
 import dimse from 'dcmjs-dimse';
 
