@@ -37,6 +37,7 @@ async function writePng(im: ReformatImage, grey: Uint8Array, path: string): Prom
   const png = await sharp(Buffer.from(grey.buffer, grey.byteOffset, grey.byteLength), {
     raw: { width: im.width, height: im.height, channels: 1 },
   })
+    .toColourspace('b-w') // an 8-bit grey PNG, not sRGB
     .png({ compressionLevel: 9 })
     .toBuffer();
   // Written then renamed, so a reader never sees half a file.

@@ -147,7 +147,7 @@ class InboundAssociation extends Scp {
         const pc = association.getPresentationContext(a.id);
         pc.setResult(a.result, a.transferSyntax);
         if (a.result === ContextResult.accept) accepted++;
-        else this.log.info('presentation context rejected', { event: 'context-rejected', ...this.who(), abstractSyntax: a.abstractSyntax, result: a.result });
+        else this.log.debug('presentation context rejected', { event: 'context-rejected', ...this.who(), abstractSyntax: a.abstractSyntax, result: a.result });
       }
       const ours = this.o.maxPduLength ?? DEFAULT_MAX_PDU;
       const theirs = association.getMaxPduLength();

@@ -2,7 +2,7 @@
 // and queue depths are read from their source at scrape time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics, refusalReason, rejectReason } from '../../src/admin/metrics.js';
 import { parseExposition, valueOf } from './prom-text.js';
 
 describe('metrics', () => {
@@ -64,5 +64,16 @@ describe('metrics', () => {
     });
     const e = parseExposition(await m.text());
     assert.equal(valueOf(e, 'interslice_queue_depth', { queue: 'series' }), undefined);
+  });
+
+  it('turns DICOM statuses and reject reasons into bounded labels', () => {
+    assert.equal(refusalReason(0x0122), 'sop-class-not-supported');
+    assert.equal(refusalReason(0xa700), 'out-of-resources');
+    assert.equal(refusalReason(0xc000), 'cannot-understand');
+    assert.equal(refusalReason(0xa7ff), 'status-0xa7ff');
+    assert.equal(rejectReason(1, 7), 'called-ae-not-recognized');
+    assert.equal(rejectReason(1, 3), 'calling-ae-not-recognized');
+    assert.equal(rejectReason(3, 2), 'local-limit-exceeded');
+    assert.equal(rejectReason(2, 1), 'source-2-reason-1');
   });
 });

@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { createMetrics } from '../../src/admin/metrics.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { createLogger } from '../../src/core/log.js';
-import { nodeOver, standardJobs } from './fixture.js';
+import { nodeOver, processFolder, standardJobs } from './fixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/status-page.png');
@@ -27,6 +27,10 @@ describe('status page in headless chromium', { skip: existsSync(CHROMIUM) ? fals
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'interslice-page-'));
     const { jobs, folders } = await standardJobs(join(dir, 'derived'));
+    // A brain as well (the README picture): Canon axial DTI b0, 3 mm slices tilted 36 degrees.
+    const brain = await processFolder('canon-axial-oblique-36deg', join(dir, 'derived'), 3);
+    jobs.push(brain);
+    folders.set(brain.id, 'canon-axial-oblique-36deg');
     server = await startAdminServer({
       host: '127.0.0.1',
       port: 0,
@@ -62,7 +66,8 @@ describe('status page in headless chromium', { skip: existsSync(CHROMIUM) ? fals
     const response = await page.goto(server.url, { waitUntil: 'load' });
     assert.equal(response?.status(), 200);
     assert.equal(await page.title(), 'Interslice status');
-    const job = page.locator('section.job[data-state="done"]', { has: page.locator('img') });
+    assert.equal(await page.locator('section.job[data-state="done"]', { has: page.locator('img') }).count(), 2);
+    const job = page.locator('section.job', { hasText: 'ASL ax obl' });
     assert.equal(await job.count(), 1);
     const text = await job.innerText();
     assert.match(text, /process \(thick-slice\)/i);
@@ -80,6 +85,10 @@ describe('status page in headless chromium', { skip: existsSync(CHROMIUM) ? fals
         assert.deepEqual([size.w, size.h], [256, 90], 'true aspect ratio: 256 mm x 90 mm');
       }
     }
+    // Every picture on the page loaded (the brain's too).
+    const sizes = await page.locator('img').evaluateAll((els) => els.map((el) => (el as HTMLImageElement).naturalWidth));
+    assert.equal(sizes.length, 8);
+    assert.ok(sizes.every((w) => w > 0), JSON.stringify(sizes));
     // The skipped localizers are listed with their reason.
     assert.match(await page.locator('body').innerText(), /skip \(localizer\): A localizer/);
     if (process.env.UPDATE_SCREENSHOT === '1') {
