@@ -3,7 +3,11 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
+import { join } from 'node:path';
 import { startNode } from '../pipeline/node.js';
+import { startAdminServer } from '../admin/server.js';
+import { fromRunningNode } from '../admin/node-view.js';
+import { echo } from '../send/scu.js';
 
 export async function serve(opts: { config: string }): Promise<void> {
   let loaded;
@@ -25,11 +29,35 @@ export async function serve(opts: { config: string }): Promise<void> {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);
   }
+  let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
+  if (config.admin.enabled) {
+    const running = node;
+    admin = await startAdminServer({
+      host: config.admin.host,
+      port: config.admin.port,
+      token: config.admin.token,
+      node: fromRunningNode(running, {
+        listenerUp: () => running.listening(),
+        // startNode has already loaded (and checked) the interpolator, model included.
+        modelLoaded: () => true,
+        destinations: config.destinations.map((d) => d.name),
+        echo: async (name) => {
+          const d = config.destinations.find((x) => x.name === name)!;
+          const r = await echo(d.host, d.port, { callingAeTitle: config.send.callingAeTitle ?? config.dicom.aeTitle, calledAeTitle: d.aeTitle });
+          if (!r.ok) throw new Error(r.error ?? `status 0x${(r.status ?? 0).toString(16)}`);
+        },
+      }),
+      renderDir: join(config.storage.dir, 'admin', 'pictures'),
+      log: log.child({ stage: 'admin' }),
+    });
+    log.info('admin endpoint started', { host: config.admin.host, port: admin.port, token: config.admin.token ? 'required' : 'none' });
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
+    await admin?.close();
     await node.stop();
     process.exit(0);
   };

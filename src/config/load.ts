@@ -31,7 +31,7 @@ const SCHEMA_KEYS = [
   'dicom', 'aeTitle', 'host', 'port', 'allowedCallers', 'maxPduLength', 'storage', 'dir', 'pipeline',
   'stableSeconds', 'targetSpacingMm', 'factor', 'method', 'modelPath', 'select', 'minSpacingRatio',
   'minSpacingMm', 'minSlices', 'modalities', 'send', 'maxAttempts', 'baseDelaySeconds', 'maxDelaySeconds',
-  'callingAeTitle', 'destinations', 'name', 'log', 'level', 'file',
+  'callingAeTitle', 'destinations', 'name', 'log', 'level', 'file', 'admin', 'enabled', 'token',
 ];
 
 /** Applies environment overrides in place; returns the variables used (names only, for the log). */

@@ -59,6 +59,15 @@ export const configSchema = z
       .strict()
       .prefault({}),
     destinations: z.array(destinationSchema).default([]),
+    admin: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8080),
+        token: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

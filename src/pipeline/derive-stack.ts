@@ -6,6 +6,7 @@ import { readPart10 } from '../dicom/dcmjs.js';
 import { loadRawSlice, loadStackVolume } from '../assemble/pixels.js';
 import { planOutputSlices } from '../interpolate/plan.js';
 import { writeDerivedSeries } from '../derive/write-series.js';
+import { metrics } from '../admin/metrics.js';
 
 export interface DeriveStackOptions {
   target: SpacingTarget;
@@ -20,9 +21,11 @@ export function targetKey(target: SpacingTarget): string {
 export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promise<DerivedSeries> {
   const volume = await loadStackVolume(stack);
   const plan = planOutputSlices(volume.distances, opts.target);
+  const started = process.hrtime.bigint();
   const synthesised = await opts.interpolator.interpolate(volume, plan);
+  metrics.inferenceSeconds(opts.interpolator.method, Number(process.hrtime.bigint() - started) / 1e9);
   const referenceHeader = (await readPart10(stack.slices[0].instance.path, { headerOnly: true })).dataset;
-  return writeDerivedSeries({
+  const derived = await writeDerivedSeries({
     stack,
     referenceHeader,
     plan,
@@ -34,4 +37,6 @@ export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promi
     target: opts.target,
     uidKey: `interslice/${stack.id}/${opts.interpolator.method}/${targetKey(opts.target)}`,
   });
+  metrics.slicesSynthesised(synthesised.length);
+  return derived;
 }

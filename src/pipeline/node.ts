@@ -41,10 +41,15 @@ export interface RunningNode {
   outbox: Outbox;
   /** Recent jobs, newest last (for logs, tests and the later admin API). */
   jobs: Map<string, JobRecord>;
+  /** True while the DICOM listener is bound (for /readyz). */
+  listening(): boolean;
   /** Resolves when no series job is waiting or running and the outbox has nothing due. */
   idle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Job records kept in memory for the admin API; older ones are in the logs. */
+const MAX_JOB_RECORDS = 200;
 
 export function targetFromConfig(cfg: Config): SpacingTarget {
   return cfg.pipeline.factor ? { factor: cfg.pipeline.factor } : { spacingMm: cfg.pipeline.targetSpacingMm };
@@ -125,7 +130,9 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     const rec: JobRecord = jobs.get(job.id) ?? { id: job.id, seriesInstanceUid, state: 'waiting', instances: 0 };
     rec.state = 'running';
     rec.startedAt = Date.now();
-    jobs.set(job.id, rec);
+    jobs.delete(job.id);
+    jobs.set(job.id, rec); // re-inserted: the Map's order stays oldest -> newest
+    while (jobs.size > MAX_JOB_RECORDS) jobs.delete(jobs.keys().next().value as string);
     const files = await spool.listSeries(studyInstanceUid, seriesInstanceUid);
     const metas = [];
     for (const f of files) {
@@ -198,8 +205,10 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     stableSeconds: cfg.pipeline.stableSeconds,
   });
 
+  let listening = true;
   return {
     port: listener.port,
+    listening: () => listening,
     spool,
     queue,
     outbox,
@@ -220,6 +229,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     async stop() {
       stopped = true;
       clearInterval(timer);
+      listening = false;
       await listener.close();
       await outbox.stop();
       while (running) await new Promise((r) => setTimeout(r, 50));

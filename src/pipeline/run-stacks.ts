@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js';
 import { assembleStacks } from '../assemble/stacks.js';
 import { selectStack, type SelectRules } from '../select/rules.js';
 import { deriveStack } from './derive-stack.js';
+import { metrics } from '../admin/metrics.js';
 
 export interface RunOptions {
   target: SpacingTarget;
@@ -54,6 +55,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
   const outcomes: StackOutcome[] = [];
   for (const stack of stacks) {
     const decision = selectStack(stack, opts.rules);
+    metrics.stackDecision(decision.action, decision.code);
     const base: StackOutcome = {
       stackId: stack.id,
       label: stack.label,

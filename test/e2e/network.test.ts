@@ -96,6 +96,7 @@ describe('end to end over DICOM: storescu -> interslice serve -> storescp', { sk
         'pipeline: { stableSeconds: 2, targetSpacingMm: 1.0, method: cubic }',
         'send: { baseDelaySeconds: 1, maxDelaySeconds: 5 }',
         `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
+        'admin: { port: 0 }',
       ].join('\n'),
     );
     node = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
