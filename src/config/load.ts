@@ -32,6 +32,9 @@ const SCHEMA_KEYS = [
   'stableSeconds', 'targetSpacingMm', 'factor', 'method', 'modelPath', 'select', 'minSpacingRatio',
   'minSpacingMm', 'minSlices', 'modalities', 'send', 'maxAttempts', 'baseDelaySeconds', 'maxDelaySeconds',
   'callingAeTitle', 'destinations', 'name', 'log', 'level', 'file', 'admin', 'enabled', 'token',
+  // receive/send hardening
+  'maxAssociations', 'timeouts', 'associationSeconds', 'pduSeconds', 'idleSeconds', 'maxInstanceMb',
+  'minFreeMb', 'retentionHours', 'timeoutSeconds', 'tls', 'cert', 'key', 'ca', 'requireClientCert',
 ];
 
 /** Applies environment overrides in place; returns the variables used (names only, for the log). */

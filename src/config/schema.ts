@@ -24,12 +24,29 @@ export const configSchema = z
         aeTitle: aeTitle.default('INTERSLICE'),
         host: z.string().min(1).default('0.0.0.0'),
         port: port.default(11112),
-        allowedCallers: z.array(aeTitle).default([]),
+        allowedCallers: z.array(z.union([aeTitle, z.object({ aeTitle, hosts: z.array(z.string().min(1)).optional() }).strict()])).default([]),
         maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(262144),
+        maxAssociations: z.number().int().min(1).default(32),
+        timeouts: z
+          .object({
+            associationSeconds: z.number().positive().default(30),
+            pduSeconds: z.number().positive().default(60),
+            idleSeconds: z.number().positive().default(120),
+          })
+          .strict()
+          .prefault({}),
+        maxInstanceMb: z.number().positive().default(2048),
       })
       .strict()
       .prefault({}),
-    storage: z.object({ dir: z.string().min(1).default('./var') }).strict().prefault({}),
+    storage: z
+      .object({
+        dir: z.string().min(1).default('./var'),
+        minFreeMb: z.number().min(0).default(1024),
+        retentionHours: z.number().min(0).default(168),
+      })
+      .strict()
+      .prefault({}),
     pipeline: z
       .object({
         stableSeconds: z.number().min(0).default(30),
@@ -55,6 +72,7 @@ export const configSchema = z
         baseDelaySeconds: z.number().min(0).default(5),
         maxDelaySeconds: z.number().min(0).default(600),
         callingAeTitle: aeTitle.nullable().default(null),
+        timeoutSeconds: z.number().positive().default(60),
       })
       .strict()
       .prefault({}),
