@@ -10,6 +10,7 @@ import { runStacks } from '../pipeline/run-stacks.js';
 import { rulesFromConfig } from '../pipeline/rules-from-config.js';
 import { createInterpolator } from '../pipeline/interpolator.js';
 import { targetFromConfig } from '../pipeline/node.js';
+import { createProgress, type Progress } from '../core/progress.js';
 
 async function* walk(dir: string): AsyncGenerator<string> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -45,7 +46,11 @@ export async function processCommand(input: string, opts: ProcessOpts): Promise<
   const interpolator = await createInterpolator(config, log, opts.method ?? config.pipeline.method);
   const metas: InstanceMeta[] = [];
   let skipped = 0;
-  for await (const file of walk(input)) {
+  const files: string[] = [];
+  for await (const file of walk(input)) files.push(file);
+  const reading = createProgress('reading headers', files.length);
+  for (const [i, file] of files.entries()) {
+    reading.tick(i);
     try {
       metas.push(await readInstanceMeta(file));
     } catch (e) {
@@ -53,7 +58,18 @@ export async function processCommand(input: string, opts: ProcessOpts): Promise<
       if (!opts.json) console.log(`skip file ${file}: ${(e as Error).message}`);
     }
   }
-  const result = await runStacks(metas, { target, interpolator, rules: rulesFromConfig(config), outDir: opts.out, log });
+  let stacking: Progress | undefined; // the stack count is known once assembled
+  const result = await runStacks(metas, {
+    target,
+    interpolator,
+    rules: rulesFromConfig(config),
+    outDir: opts.out,
+    log,
+    onProgress: (done, total, label) => {
+      stacking ??= createProgress('processing stacks', total);
+      stacking.tick(done, label);
+    },
+  });
   let failed = 0;
   for (const s of result.stacks) {
     if (s.error) failed++;

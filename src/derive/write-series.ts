@@ -2,6 +2,7 @@
 // output slice: source slices from their own stored pixels (bit-exact), synthesised slices
 // converted from float back to the stored type. Each file is written to a temporary name,
 // fsynced and renamed, so a reader never sees a half-written instance.
+import { failpoint } from '../core/failpoints.js';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '../core/types.js';
@@ -143,6 +144,7 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
     const bytes = writePart10(dataset, { sopClassUid: SopClass.MRImageStorage, sopInstanceUid });
     const path = join(input.outDir, `${String(instanceNumber).padStart(4, '0')}.dcm`);
     await writeDurably(path, bytes);
+    failpoint('mid-derive-write');
     files[instanceNumber - 1] = path;
   }
   await syncDir(input.outDir);

@@ -17,6 +17,8 @@ export interface RunOptions {
   /** Each derived series is written to <outDir>/<folder named after the stack>. */
   outDir: string;
   log: Logger;
+  /** Called after each stack: (done, total, label). */
+  onProgress?: (done: number, total: number, label: string) => void;
 }
 
 export interface StackOutcome {
@@ -54,6 +56,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
   }
   const outcomes: StackOutcome[] = [];
   for (const stack of stacks) {
+    if (outcomes.length > 0) opts.onProgress?.(outcomes.length, stacks.length, stack.label);
     const decision = selectStack(stack, opts.rules);
     metrics.stackDecision(decision.action, decision.code);
     const base: StackOutcome = {
@@ -105,6 +108,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
       outcomes.push({ ...base, error });
     }
   }
+  opts.onProgress?.(outcomes.length, stacks.length, 'done');
   return {
     stacks: outcomes,
     unplaced: unplaced.map((u) => ({ sopInstanceUid: u.instance.sopInstanceUid, reason: u.reason })),

@@ -16,6 +16,7 @@ import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, 
 import { readBasicMeta } from './read-meta.js';
 import { guardPduLengths } from './pdu-guard.js';
 import { StoreSink } from './store-sink.js';
+import { failpoint } from '../core/failpoints.js';
 
 export interface ListenerTimeouts {
   /** From TCP accept to the A-ASSOCIATE-RQ (default 30 s). */
@@ -252,6 +253,7 @@ class InboundAssociation extends Scp {
         }
       }
     }
+    if (answer.status === StoreStatus.success) failpoint('store-before-ack');
     const response = dimse.responses.CStoreResponse.fromRequest(request);
     response.setStatus(answer.status);
     if (answer.comment) response.setErrorComment(answer.comment);

@@ -162,6 +162,16 @@ export class FsSpool implements Spool {
     for (const [k, v] of this.index) if (v === seriesKey) this.index.delete(k);
   }
 
+  /** Every series directory in the spool (start-up recovery and retention walk these). */
+  async seriesDirs(): Promise<string[]> {
+    await this.init();
+    const dirs = async (p: string) =>
+      (await readdir(p, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => join(p, d.name));
+    const out: string[] = [];
+    for (const study of await dirs(this.root)) out.push(...(await dirs(study)));
+    return out.sort();
+  }
+
   /** Moves tmp to path unless path exists; false when it existed (a duplicate). */
   private async place(tmp: string, path: string): Promise<boolean> {
     try {

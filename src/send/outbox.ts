@@ -167,6 +167,16 @@ export class Outbox {
     await this.save({ ...e, state: 'queued', attempts: 0, nextAttemptAt: Date.now(), updatedAt: Date.now() });
   }
 
+  /** Retention: forgets a delivered (or dead) entry; queued and sending entries stay. */
+  async remove(id: string): Promise<boolean> {
+    await this.load();
+    const e = this.entries.get(id);
+    if (!e || (e.state !== 'done' && e.state !== 'dead')) return false;
+    this.entries.delete(id);
+    await unlink(join(this.dir, `${id}.json`)).catch(() => undefined);
+    return true;
+  }
+
   /** Sends everything that is due now, again until nothing is due (tests, shutdown). */
   async drain(): Promise<void> {
     for (;;) {

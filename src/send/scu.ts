@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { TransferSyntax } from '../dicom/dcmjs.js';
 import dimse from '../dicom/dimse.js';
 import { FileDataset } from './file-dataset.js';
+import { failpoint } from '../core/failpoints.js';
 
 export interface StoreDestination {
   aeTitle: string;
@@ -95,6 +96,7 @@ export async function storeFiles(dest: StoreDestination, files: string[], t: Scu
         const status = response.getStatus();
         results[i] = { file, status, ok: deliveredStatus(status) };
         if (!results[i].ok) results[i].error = `status 0x${status.toString(16).padStart(4, '0')} ${response.getErrorComment() ?? ''}`.trim();
+        failpoint('mid-send');
         // The client keeps every request; drop the dataset so a long batch does not pile up.
         (request as unknown as { dataset?: unknown }).dataset = undefined;
       });
