@@ -1,8 +1,8 @@
 // The thin orchestrator of `interslice serve`: wires receive -> (quiet period) -> series job ->
 // assemble/select/interpolate/derive -> outbox. Stages talk through the spool and the job
 // queue only, so a shared-storage spool and a networked queue can replace the embedded ones.
-import { mkdir, cp, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, cp, readdir, rm, rename } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
@@ -17,6 +17,10 @@ import { storeFiles } from '../send/scu.js';
 import { runStacks, type RunResult } from './run-stacks.js';
 import { rulesFromConfig } from './rules-from-config.js';
 import { createInterpolator } from './interpolator.js';
+import { failpoint } from '../core/failpoints.js';
+import { readBasicMeta } from '../receive/read-meta.js';
+import { ProcessedMarkers } from './processed.js';
+import { startRetention } from '../core/retention.js';
 
 export interface SeriesJob {
   studyInstanceUid: string;
@@ -66,9 +70,20 @@ function shortHash(s: string): string {
 export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Interpolator): Promise<RunningNode> {
   const dir = cfg.storage.dir;
   await mkdir(dir, { recursive: true });
-  const spool = new FsSpool(join(dir, 'spool'));
+  const spool = new FsSpool({ root: join(dir, 'spool'), minFreeBytes: cfg.storage.minFreeMb * 1024 * 1024, log: log.child({ stage: 'spool' }) });
   const queue = new FsJobQueue(join(dir, 'jobs'));
-  const interpolator = interpolatorIn ?? (await createInterpolator(cfg, log));
+  const markers = new ProcessedMarkers(join(dir, 'processed'), spool.root);
+  const baseInterpolator = interpolatorIn ?? (await createInterpolator(cfg, log));
+  // The same interpolator with the crash harness's 'mid-series-job' fail point after it.
+  const interpolator: Interpolator = {
+    method: baseInterpolator.method,
+    description: baseInterpolator.description,
+    interpolate: async (volume, plan) => {
+      const out = await baseInterpolator.interpolate(volume, plan);
+      failpoint('mid-series-job');
+      return out;
+    },
+  };
   const rules = rulesFromConfig(cfg);
   const target = targetFromConfig(cfg);
   const stableMs = cfg.pipeline.stableSeconds * 1000;
@@ -77,7 +92,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
   const outbox = new Outbox({
     dir: join(dir, 'outbox'),
     destinations: cfg.destinations.map((d) => ({ ...d, callingAeTitle: cfg.send.callingAeTitle ?? cfg.dicom.aeTitle })),
-    send: storeFiles,
+    send: (d, files) => storeFiles(d, files, { associationMs: cfg.send.timeoutSeconds * 1000, pduMs: cfg.send.timeoutSeconds * 1000 }),
     log: log.child({ stage: 'send' }),
     backoff: {
       baseMs: cfg.send.baseDelaySeconds * 1000,
@@ -110,11 +125,19 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     port: cfg.dicom.port,
     allowedCallers: cfg.dicom.allowedCallers,
     maxPduLength: cfg.dicom.maxPduLength,
+    maxAssociations: cfg.dicom.maxAssociations,
+    timeouts: {
+      associationMs: cfg.dicom.timeouts.associationSeconds * 1000,
+      pduMs: cfg.dicom.timeouts.pduSeconds * 1000,
+      idleMs: cfg.dicom.timeouts.idleSeconds * 1000,
+    },
+    maxInstanceBytes: Math.round(cfg.dicom.maxInstanceMb * 1024 * 1024),
     spool,
     readMeta: readInstanceMeta,
     log: log.child({ stage: 'receive' }),
     onInstance: (meta, info) => {
       if (info.duplicate) return;
+      failpoint('after-ack-before-enqueue');
       touchSeries(meta.studyInstanceUid, meta.seriesInstanceUid).catch((e) =>
         log.error('cannot queue series job', { seriesInstanceUid: meta.seriesInstanceUid, error: (e as Error).message }),
       );
@@ -122,6 +145,33 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
   });
 
   const processLog = log.child({ stage: 'pipeline' });
+
+  // Start-up recovery: a spool series with no processed marker, or with instances the marker
+  // did not see, and no job waiting lost its series job in a crash (after the acknowledgement,
+  // before the enqueue): queue it. Unacknowledged jobs are still in the durable queue and
+  // 'sending' outbox entries resume by themselves.
+  async function recoverSpool(): Promise<void> {
+    let queued = 0;
+    for (const seriesDir of await spool.seriesDirs()) {
+      const files = (await readdir(seriesDir)).filter((n) => n.endsWith('.dcm')).sort().map((n) => join(seriesDir, n));
+      if (files.length === 0) continue;
+      const marker = await markers.get(markers.keyOf(seriesDir));
+      if (marker && marker.instances >= files.length) continue;
+      let meta;
+      try {
+        meta = await readBasicMeta(files[0]);
+      } catch (e) {
+        processLog.warn('spool series unreadable at recovery', { event: 'recovery-unreadable', dir: markers.keyOf(seriesDir), error: (e as Error).message });
+        continue;
+      }
+      const id = seriesJobId(meta.studyInstanceUid, meta.seriesInstanceUid);
+      if (await queue.has('series', id)) continue;
+      await queue.enqueue<SeriesJob>('series', id, { studyInstanceUid: meta.studyInstanceUid, seriesInstanceUid: meta.seriesInstanceUid }, { notBefore: Date.now() + stableMs });
+      jobs.set(id, { id, seriesInstanceUid: meta.seriesInstanceUid, state: 'waiting', instances: files.length });
+      queued++;
+    }
+    if (queued) processLog.info('recovered series jobs lost in a crash', { event: 'recovery-queued', series: queued });
+  }
   let running = false;
   let stopped = false;
 
@@ -145,8 +195,16 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     rec.instances = metas.length;
     processLog.info('series job started', { jobId: job.id, seriesInstanceUid, instances: metas.length });
     const outDir = join(dir, 'derived', shortHash(job.id));
+    // Derive into a scratch folder and swap it in, so a crash mid-derive never leaves a half
+    // series where the outbox looks; a re-run rebuilds the same UIDs (deterministic).
+    const building = `${outDir}.building`;
+    await rm(building, { recursive: true, force: true });
+    const result = await runStacks(metas, { target, interpolator, rules, outDir: building, log: processLog });
     await rm(outDir, { recursive: true, force: true });
-    const result = await runStacks(metas, { target, interpolator, rules, outDir, log: processLog });
+    await rename(building, outDir).catch((e) => (result.stacks.some((x) => x.derived) ? Promise.reject(e) : undefined));
+    for (const s of result.stacks) {
+      if (s.derived) s.derived.files = s.derived.files.map((f) => join(outDir, relative(building, f)));
+    }
     for (const s of result.stacks) {
       if (!s.derived) continue;
       if (cfg.destinations.length === 0) {
@@ -156,8 +214,19 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
         processLog.info('derived series kept locally (no destinations)', { derivedSeriesInstanceUid: s.derived.seriesInstanceUid, dir: dest });
       } else {
         await outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, cfg.destinations.map((d) => d.name));
+        failpoint('after-outbox-enqueue');
       }
     }
+    await markers.write({
+      jobId: job.id,
+      studyInstanceUid,
+      seriesInstanceUid,
+      spoolKey: markers.keyOf(spool.seriesDir(studyInstanceUid, seriesInstanceUid)),
+      instances: files.length,
+      derivedDir: shortHash(job.id),
+      derivedSeries: result.stacks.flatMap((x) => (x.derived ? [x.derived.seriesInstanceUid] : [])),
+      finishedAt: Date.now(),
+    });
     rec.result = result;
     rec.state = result.stacks.some((s) => s.error) ? 'failed' : 'done';
     rec.finishedAt = Date.now();
@@ -185,16 +254,31 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
           processLog.error('series job failed', { jobId: job.id, error });
           const rec = jobs.get(job.id);
           if (rec) Object.assign(rec, { state: 'failed', error, finishedAt: Date.now() });
-          if (job.attempts + 1 >= 3) await queue.deadLetter(job, error);
-          else await queue.retry(job, Date.now() + 30_000 * (job.attempts + 1), error);
+          if (job.attempts + 1 >= 3) {
+            await queue.deadLetter(job, error);
+            const { studyInstanceUid: st, seriesInstanceUid: se } = job.payload;
+            const spoolKey = markers.keyOf(spool.seriesDir(st, se));
+            const instances = (await spool.listSeries(st, se)).length;
+            await markers.write({ jobId: job.id, studyInstanceUid: st, seriesInstanceUid: se, spoolKey, instances, derivedDir: shortHash(job.id), derivedSeries: [], failed: true, finishedAt: Date.now() });
+          } else await queue.retry(job, Date.now() + 30_000 * (job.attempts + 1), error);
         }
       }
     } finally {
       running = false;
     }
   };
+  await recoverSpool();
   const timer = setInterval(() => void tick(), 250);
   outbox.start();
+  const stopRetention = startRetention({
+    markers,
+    outbox,
+    spool,
+    derivedRoot: join(dir, 'derived'),
+    retentionMs: cfg.storage.retentionHours * 3_600_000,
+    jobWaiting: (st, se) => queue.has('series', seriesJobId(st, se)),
+    log: log.child({ stage: 'retention' }),
+  });
   log.info('node started', {
     aeTitle: cfg.dicom.aeTitle,
     host: cfg.dicom.host,
@@ -229,6 +313,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     async stop() {
       stopped = true;
       clearInterval(timer);
+      stopRetention();
       listening = false;
       await listener.close();
       await outbox.stop();
