@@ -1,19 +1,10 @@
 // What the admin endpoint needs of a running node, and nothing more, so it can be started over
 // the real node (fromRunningNode) or over any object that has these few members (tests).
 import type { JobQueue, Spool } from '../core/seams.js';
-import type { RunResult } from '../pipeline/run-stacks.js';
+import type { JobRecord } from '../pipeline/node.js';
 
-/** A series job as the node records it (structurally the pipeline's JobRecord). */
-export interface AdminJob {
-  id: string;
-  seriesInstanceUid: string;
-  state: 'waiting' | 'running' | 'done' | 'failed';
-  instances: number;
-  startedAt?: number;
-  finishedAt?: number;
-  result?: RunResult;
-  error?: string;
-}
+/** A series job as the node records it. */
+export type AdminJob = JobRecord;
 
 /** One outbox entry: a derived series for one destination. Only these fields are read. */
 export interface OutboxEntryView {

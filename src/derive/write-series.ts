@@ -3,7 +3,8 @@
 // converted from float back to the stored type. Each file is written to a temporary name,
 // fsynced and renamed, so a reader never sees a half-written instance.
 import { failpoint } from '../core/failpoints.js';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { fsyncDir, writeFileDurable } from '../core/durable-fs.js';
 import { join } from 'node:path';
 import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '../core/types.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
@@ -143,11 +144,11 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
     });
     const bytes = writePart10(dataset, { sopClassUid: SopClass.MRImageStorage, sopInstanceUid });
     const path = join(input.outDir, `${String(instanceNumber).padStart(4, '0')}.dcm`);
-    await writeDurably(path, bytes);
+    await writeFileDurable(path, bytes, { syncDir: false }); // the folder is synced once below
     failpoint('mid-derive-write');
     files[instanceNumber - 1] = path;
   }
-  await syncDir(input.outDir);
+  await fsyncDir(input.outDir);
   return {
     sourceStackId: stack.id,
     studyInstanceUid: stack.studyInstanceUid,
@@ -196,23 +197,3 @@ function toArrayBuffer(v: ArrayBufferView): ArrayBuffer {
   return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
 }
 
-async function writeDurably(path: string, bytes: Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

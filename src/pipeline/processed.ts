@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { writeFileDurable } from '../queue/fs-queue.js';
+import { writeFileDurable } from '../core/durable-fs.js';
 
 export interface ProcessedMarker {
   jobId: string;

@@ -1,7 +1,8 @@
 // Embedded durable job queue: one JSON file per job under <dir>/<kind>/, written crash-
-// consistently (temp file, fsync, rename). Leases live in memory: after a restart every job
+// consistently (temp file, fsync, rename: src/core/durable-fs.ts). Leases live in memory: after a restart every job
 // that was not acknowledged runs again, which the stages make safe (they are idempotent).
-import { mkdir, readdir, readFile, rename, rm, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { writeFileDurable } from '../core/durable-fs.js';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Job, JobQueue } from '../core/seams.js';
@@ -15,18 +16,6 @@ interface StoredJob<T = unknown> extends Job<T> {
 /** Job ids may contain anything (UIDs); file names are a hash of the id. */
 function fileName(id: string): string {
   return `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`;
-}
-
-export async function writeFileDurable(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 export class FsJobQueue implements JobQueue {
