@@ -82,4 +82,16 @@ program
     process.exitCode = await evalCommand(volume, opts);
   });
 
+program
+  .command('finetune')
+  .description('fine-tune the model on this site\'s series (self-supervised), check it, write a new ONNX model')
+  .requiredOption('--from <dir>', 'folder of DICOM series (files, or the node\'s <storage.dir>/spool)')
+  .requiredOption('--out <file>', 'the new model (.onnx); load it with pipeline.modelPath + SIGHUP or a restart')
+  .option('--minutes <n>', 'training time cap in minutes (default 8)', positiveNumber)
+  .option('--init <checkpoint>', 'PyTorch checkpoint to start from (default: models/interslice-v1.pt)')
+  .action(async (opts: { from: string; out: string; minutes?: number; init?: string }) => {
+    const { finetuneCommand } = await import('./finetune.js');
+    process.exitCode = await finetuneCommand(opts);
+  });
+
 await program.parseAsync(process.argv);

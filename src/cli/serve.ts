@@ -8,6 +8,7 @@ import { startNode } from '../pipeline/node.js';
 import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
 import { echo } from '../send/scu.js';
+import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-model.js';
 
 export async function serve(opts: { config: string }): Promise<void> {
   let loaded;
@@ -23,8 +24,14 @@ export async function serve(opts: { config: string }): Promise<void> {
   const log = createLogger({ level: config.log.level, file: config.log.file ?? undefined });
   log.info('configuration loaded', { source, envOverrides });
   let node;
+  let model: Awaited<ReturnType<typeof createServeModel>>;
   try {
-    node = await startNode(config, log);
+    // The model sits behind a reloadable holder (SIGHUP below); classical methods: startNode's own.
+    model = await createServeModel(config, log);
+    const reloadable = model;
+    // Installed before the node starts, so a SIGHUP never meets the default action (exit).
+    process.on('SIGHUP', () => void reloadOnSignal(reloadable, opts.config, log).catch((e) => log.error('model reload failed', { error: (e as Error).message })));
+    node = await startNode(config, log, model);
   } catch (e) {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);

@@ -52,8 +52,15 @@ export const configSchema = z
         stableSeconds: z.number().min(0).default(30),
         targetSpacingMm: z.number().positive().default(1.0),
         factor: z.number().int().min(2).max(16).nullable().default(null),
-        method: z.enum(['cubic', 'linear', 'model']).default('cubic'),
+        method: z.enum(['cubic', 'linear', 'model']).default('model'),
         modelPath: z.string().default('./models/interslice-v1.onnx'),
+        // Inference of the model (src/interpolate/engine): provider, batching, tiling.
+        executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
+        inferenceThreads: z.number().int().min(0).default(0),
+        maxBatch: z.number().int().min(1).default(8),
+        maxBatchPixels: z.number().int().min(1).default(524288),
+        tileSize: z.number().int().min(0).default(512),
+        tileOverlap: z.number().int().min(0).default(32),
         select: z
           .object({
             minSpacingRatio: z.number().positive().default(1.5),

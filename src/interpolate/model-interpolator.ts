@@ -1,74 +1,64 @@
-// The learned model as an Interpolator: normalise the stack as the model's metadata says
-// (divide by the stack's 99.9th percentile), run one batched call per source gap, scale back.
+// The learned model as an Interpolator. One onnxruntime session per model file, opened once on
+// the execution provider the configuration asks for (engine/providers.ts) and reused; each stack
+// is normalised by the percentile the model's metadata names, all its synthesised slices go
+// through batched (and, for large matrices, tiled) runs, and the result is scaled back.
+// Conversion to the stored type with clipping, and exact source slices, happen in src/derive.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { Interpolator, OutputSlice, VolumeF32 } from '../core/types.js';
-import { OnnxSynth } from './model/onnx-synth.js';
-
-/** The p-th percentile of all values of a volume (exact, by sorting a sample of at most 2M values). */
-export function volumePercentile(volume: VolumeF32, p: number): number {
-  const total = volume.slices.reduce((s, x) => s + x.length, 0);
-  const stride = Math.max(1, Math.floor(total / 2_000_000));
-  const sample = new Float32Array(Math.ceil(total / stride));
-  let k = 0;
-  let i = 0;
-  for (const s of volume.slices) {
-    for (let j = 0; j < s.length; j++, i++) if (i % stride === 0) sample[k++] = s[j];
-  }
-  const sorted = sample.subarray(0, k).sort();
-  const idx = Math.min(k - 1, Math.max(0, Math.round((p / 100) * (k - 1))));
-  return sorted[idx];
-}
+import type { ModelMetadata } from './model/onnx-synth.js';
+import { ENGINE_DEFAULTS, type EngineOptions } from './engine/options.js';
+import { denormalise, normalisationPercentile, normalise, stackScale } from './engine/normalise.js';
+import { checkModel } from './engine/sanity.js';
+import { ModelSession } from './engine/session.js';
+import { synthesisePairs, type PairRequest } from './engine/synthesise.js';
 
 export class ModelInterpolator implements Interpolator {
   readonly method = 'model' as const;
   constructor(
-    private readonly synth: OnnxSynth,
+    readonly session: ModelSession,
+    /** "model NAME VERSION sha256:HASH16": DerivationDescription and SoftwareVersions. */
     readonly description: string,
     readonly sha256: string,
+    readonly path: string,
+    private readonly options: EngineOptions,
   ) {}
 
-  get metadata() {
-    return this.synth.metadata;
+  get metadata(): ModelMetadata {
+    return this.session.metadata;
+  }
+
+  get provider() {
+    return this.session.provider;
   }
 
   async interpolate(volume: VolumeF32, plan: OutputSlice[]): Promise<Float32Array[]> {
-    const scaleRaw = volumePercentile(volume, this.synth.normalisationPercentile);
-    const scale = scaleRaw > 0 ? scaleRaw : 1;
-    const n = volume.rows * volume.columns;
-    const norm = (s: Float32Array) => {
-      const o = new Float32Array(n);
-      for (let i = 0; i < n; i++) o[i] = s[i] / scale;
-      return o;
-    };
-    // Group the synthesised slices by the source gap they lie in: one batched run per gap.
     const wanted = plan.filter((p) => p.sourceIndex === undefined);
-    const out: Float32Array[] = new Array(wanted.length);
-    const byGap = new Map<number, { ts: number[]; at: number[] }>();
-    wanted.forEach((p, idx) => {
+    if (!wanted.length) return [];
+    const requests: PairRequest[] = wanted.map((p) => {
       if (!p.between) throw new Error('model interpolation needs the neighbouring source slices of every output slice');
-      const g = byGap.get(p.between.lower) ?? { ts: [], at: [] };
-      g.ts.push(p.between.t);
-      g.at.push(idx);
-      byGap.set(p.between.lower, g);
+      return { lower: p.between.lower, t: p.between.t };
     });
-    for (const [lower, g] of byGap) {
-      const a = norm(volume.slices[lower]);
-      const b = norm(volume.slices[lower + 1]);
-      const res = await this.synth.synthesize(a, b, volume.rows, volume.columns, g.ts);
-      res.forEach((r, j) => {
-        for (let i = 0; i < n; i++) r[i] *= scale;
-        out[g.at[j]] = r;
-      });
-    }
-    return out;
+    const scale = stackScale(volume, normalisationPercentile(this.metadata));
+    // Normalise only the source slices some request uses.
+    const used = new Set(requests.flatMap((r) => [r.lower, r.lower + 1]));
+    const slices = volume.slices.map((s, i) => (used.has(i) ? normalise(s, scale) : s));
+    const out = await synthesisePairs(this.session, slices, volume.rows, volume.columns, requests, this.options);
+    return out.map((s) => denormalise(s, scale));
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
   }
 }
 
-/** Loads the model once; a missing or corrupt file stops start-up with a message saying so. */
-export async function createModelInterpolator(path: string, log?: Logger): Promise<ModelInterpolator> {
+/**
+ * Loads the model once and checks it on a synthetic pair (engine/sanity.ts); a missing,
+ * corrupt or insane model stops start-up with a message saying which and why.
+ */
+export async function createModelInterpolator(path: string, log?: Logger, options: EngineOptions = ENGINE_DEFAULTS): Promise<ModelInterpolator> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -76,15 +66,21 @@ export async function createModelInterpolator(path: string, log?: Logger): Promi
     throw new Error(`model file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); configure pipeline.modelPath or a classical pipeline.method`);
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  let synth: OnnxSynth;
+  let session: ModelSession;
   try {
-    synth = await OnnxSynth.load(path);
+    session = await ModelSession.open(bytes, options);
   } catch (e) {
-    throw new Error(`model file ${path} is not a usable ONNX model: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`model file ${path} is not a usable ONNX model: ${(e as Error).message.split('\n')[0]}; configure a valid pipeline.modelPath or a classical pipeline.method`);
   }
-  const name = synth.metadata.name ?? basename(path, '.onnx');
-  const version = synth.metadata.version ?? 'unversioned';
-  const description = `model ${name} ${version} sha256:${sha256.slice(0, 12)}`;
-  log?.info('interpolation model loaded', { path, name, version, sha256 });
-  return new ModelInterpolator(synth, description, sha256);
+  const problems = await checkModel(session);
+  if (problems.length) {
+    await session.release();
+    throw new Error(`model file ${path} fails the sanity check: ${problems.join('; ')}`);
+  }
+  const name = session.metadata.name ?? basename(path, '.onnx');
+  const version = session.metadata.version ?? 'unversioned';
+  const description = `model ${name} ${version} sha256:${sha256.slice(0, 16)}`;
+  const notUsed = Object.fromEntries(session.attempts.filter((a) => !a.ok).map((a) => [a.provider, a.reason]));
+  log?.info('interpolation model loaded', { path, name, version, sha256, executionProvider: session.provider, requested: options.provider, notUsed });
+  return new ModelInterpolator(session, description, sha256, path, options);
 }

@@ -17,6 +17,7 @@ import { readBasicMeta } from './read-meta.js';
 import { guardPduLengths } from './pdu-guard.js';
 import { StoreSink } from './store-sink.js';
 import { failpoint } from '../core/failpoints.js';
+import { checkStoredStructure } from './structure-check.js';
 
 export interface ListenerTimeouts {
   /** From TCP accept to the A-ASSOCIATE-RQ (default 30 s). */
@@ -245,10 +246,18 @@ class InboundAssociation extends Scp {
       stored = outcome.stored;
       if (answer.status === StoreStatus.success && stored) {
         try {
+          // A new file is walked first: a truncated or mis-sized dataset must not be acknowledged.
+          if (!stored.duplicate) await checkStoredStructure(stored.path, sink.explicitVr);
           meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
+          const h = outcome.header;
+          // The spool filed it under the UIDs the header scan read; a reader that decodes them
+          // differently (bytes outside ASCII) would look for it elsewhere and never process it.
+          if (meta.studyInstanceUid !== h.studyInstanceUid || meta.seriesInstanceUid !== h.seriesInstanceUid) {
+            throw new Error('study/series UID not plain ASCII');
+          }
         } catch (e) {
           // Stored bytes we cannot read would never be processed: say so to the sender now.
-          answer = { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e)}`.slice(0, 64) };
+          answer = { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('')}`.slice(0, 64) };
           if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
         }
       }

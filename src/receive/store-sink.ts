@@ -51,6 +51,11 @@ export class StoreSink extends Writable {
   private settle!: (o: SinkOutcome) => void;
   private settled = false;
 
+  /** The dataset's VR encoding (for the structure check after it is stored). */
+  get explicitVr(): boolean {
+    return this.ctx.explicitVr;
+  }
+
   constructor(private readonly ctx: SinkContext) {
     super({ highWaterMark: 2 ** 30, decodeStrings: false });
     this.scanner = new HeaderScanner(ctx.explicitVr);

@@ -1,0 +1,136 @@
+// `interslice finetune --from DIR --out FILE.onnx`: per-site self-supervised fine-tuning. Runs
+// the training package's stage 3 (`python3 -m training finetune-self`, training/cli.py) on the
+// DICOM series under DIR (files, or the node's spool <storage.dir>/spool), exports it
+// (`... export`), and writes FILE only if the new model passes the same parity and sanity check
+// a running node applies on SIGHUP (src/interpolate/engine/sanity.ts).
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createModelInterpolator, type ModelInterpolator } from '../interpolate/model-interpolator.js';
+import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
+import { checkModel, sanityOutputs } from '../interpolate/engine/sanity.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface FinetuneOptions {
+  from: string;
+  out: string;
+  minutes?: number;
+  /** PyTorch checkpoint to start from (the shipped model's). */
+  init?: string;
+  /** The model the new one must stay close to (parity); default the shipped ONNX model. */
+  baseline?: string;
+  version?: string;
+  threads?: number;
+}
+
+/** Where the starting checkpoint is looked for when --init is not given, in order. */
+export const INIT_CANDIDATES = ['models/interslice-v1.pt', 'training/runs/s3-thick/model.pt', 'training/runs/s2/model.pt'];
+
+const python = () => process.env.INTERSLICE_PYTHON ?? '/usr/bin/python3';
+
+/** Runs python3 -m training ARGS from the repository root; each output line goes to `onLine`. */
+function runTraining(args: string[], onLine: (line: string) => void): Promise<number> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(python(), ['-m', 'training', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const split = (buf: { rest: string }) => (d: Buffer) => {
+      const parts = (buf.rest + d.toString()).split('\n');
+      buf.rest = parts.pop() ?? '';
+      parts.filter((l) => l.trim()).forEach(onLine);
+    };
+    const out = { rest: '' };
+    const err = { rest: '' };
+    child.stdout.on('data', split(out));
+    child.stderr.on('data', split(err));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      [out.rest, err.rest].filter((l) => l.trim()).forEach(onLine);
+      resolveRun(code ?? 1);
+    });
+  });
+}
+
+function say(msg: string): void {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
+  const from = resolve(opts.from);
+  if (!existsSync(from) || !statSync(from).isDirectory()) {
+    console.error(`finetune: --from ${opts.from} is not a folder (give a folder of DICOM series, or the node's <storage.dir>/spool)`);
+    return 2;
+  }
+  const init = opts.init ?? INIT_CANDIDATES.map((p) => join(ROOT, p)).find((p) => existsSync(p));
+  if (!init || !existsSync(init)) {
+    console.error(
+      `finetune: no starting checkpoint: ${opts.init ? `${opts.init} does not exist` : `none of ${INIT_CANDIDATES.join(', ')} exists`}. ` +
+        'Pass --init with the PyTorch checkpoint (.pt) the shipped model was exported from (training/rebuild.sh writes them).',
+    );
+    return 2;
+  }
+  const out = resolve(opts.out);
+  const work = await mkdtemp(join(tmpdir(), 'interslice-finetune-'));
+  const started = Date.now();
+  try {
+    const minutes = opts.minutes ?? 8;
+    say(`finetune 1/3: self-supervised fine-tuning on ${from} from ${init} (at most ${minutes} min of training)`);
+    const args = ['finetune-self', '--init', init, '--target', from, '--out', work, '--minutes', String(minutes), '--threads', String(opts.threads ?? 2)];
+    let code = await runTraining(args, (l) => say(`  ${l.replace(/^\[[^\]]*\]\s*/, '')}`));
+    if (code !== 0) {
+      console.error(`finetune: the training stage failed (exit ${code}); see the lines above`);
+      return 1;
+    }
+    const result = JSON.parse(await readFile(join(work, 'result.json'), 'utf8')) as { heldout_before: number; heldout_after: number; fell_back: boolean };
+    const version = opts.version ?? `1.0.0-site.${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+    say(`finetune 2/3: export to ONNX (version ${version})`);
+    const tmpOnnx = join(work, 'model.onnx');
+    code = await runTraining(['export', '--ckpt', join(work, 'model.pt'), '--out', tmpOnnx, '--version', version], (l) => {
+      if (/^exported /.test(l)) say(`  ${l}`);
+    });
+    if (code !== 0) {
+      console.error(`finetune: export failed (exit ${code})`);
+      return 1;
+    }
+    say('finetune 3/3: parity and sanity check of the new model');
+    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(ROOT, 'models/interslice-v1.onnx'));
+    if (problems.length) {
+      console.error(`finetune: the new model fails the check, ${out} not written: ${problems.join('; ')}`);
+      return 1;
+    }
+    await rename(tmpOnnx, out).catch(async () => {
+      // Another file system: copy through a temporary name next to the target.
+      const { copyFile } = await import('node:fs/promises');
+      await copyFile(tmpOnnx, `${out}.tmp`);
+      await rename(`${out}.tmp`, out);
+    });
+    const gain = result.fell_back
+      ? 'no held-out improvement: the new model keeps the starting weights'
+      : `held-out self-supervised L1 ${result.heldout_before.toFixed(5)} -> ${result.heldout_after.toFixed(5)}`;
+    say(`wrote ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s (${gain})`);
+    say(`to use it: set pipeline.modelPath to ${out} and send SIGHUP to the node (kill -HUP <pid>), or restart it`);
+    return 0;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The check a serving node applies before swapping models, against `baseline` when it loads. */
+async function checkCandidate(candidatePath: string, baselinePath: string): Promise<string[]> {
+  let candidate: ModelInterpolator | undefined;
+  let baseline: ModelInterpolator | undefined;
+  const cpu = { ...ENGINE_DEFAULTS, provider: 'cpu' as const };
+  try {
+    candidate = await createModelInterpolator(candidatePath, undefined, cpu);
+    if (existsSync(baselinePath)) baseline = await createModelInterpolator(baselinePath, undefined, cpu).catch(() => undefined);
+    return await checkModel(candidate.session, baseline ? await sanityOutputs(baseline.session) : undefined);
+  } catch (e) {
+    return [(e as Error).message];
+  } finally {
+    await candidate?.release();
+    await baseline?.release();
+  }
+}
+

@@ -1,0 +1,109 @@
+// `interslice serve` end to end with the model: a missing or corrupt model stops start-up with
+// exit code 1 and a message naming the file and the remedy; a classical method starts without
+// one; SIGHUP with a corrupt replacement keeps the running model.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_MODEL } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/interslice.js', import.meta.url));
+
+function config(work: string, pipeline: string): string {
+  const file = join(work, `config-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
+      `storage: { dir: ${JSON.stringify(join(work, 'var'))} }`,
+      `pipeline: ${pipeline}`,
+      'admin: { enabled: false }',
+      'destinations: []',
+    ].join('\n'),
+  );
+  return file;
+}
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/** A clean stop: exit 0 from the SIGTERM handler, or SIGTERM itself if it came first. */
+const stoppedCleanly = (r: Run) => r.code === 0 || r.signal === 'SIGTERM';
+
+/** Runs serve; `whileUp` (if given) runs once "node started" is logged, then SIGTERM. */
+function serve(configFile: string, whileUp?: (child: ReturnType<typeof spawn>, output: () => string) => Promise<void>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let started = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (!started && whileUp && output.includes('"node started"')) {
+        started = true;
+        whileUp(child, () => output)
+          .catch(reject)
+          .finally(() => child.kill('SIGTERM'));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+async function waitFor(output: () => string, text: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!output().includes(text)) {
+    if (Date.now() > end) throw new Error(`"${text}" not logged`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('serve and the model file', () => {
+  const work = mkdtempSync(join(tmpdir(), 'interslice-serve-model-'));
+
+  it('a missing model stops start-up with exit code 1 and a clear message', async () => {
+    const missing = join(work, 'nope.onnx');
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(missing)} }`));
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, /"start-up failed"/);
+    assert.ok(r.output.includes(`model file ${missing} cannot be read (ENOENT); configure pipeline.modelPath or a classical pipeline.method`), r.output);
+  });
+
+  it('a corrupt model stops start-up with exit code 1 and a clear message', async () => {
+    const bad = join(work, 'corrupt.onnx');
+    writeFileSync(bad, Buffer.alloc(4096, 0x5a));
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(bad)} }`));
+    assert.equal(r.code, 1, r.output);
+    assert.ok(r.output.includes(`model file ${bad} is not a usable ONNX model`), r.output);
+  });
+
+  it('a classical method starts without a model', async () => {
+    const r = await serve(config(work, `{ method: cubic, modelPath: ${JSON.stringify(join(work, 'nope.onnx'))} }`), async () => undefined);
+    assert.ok(stoppedCleanly(r), r.output);
+    assert.match(r.output, /"method":"cubic"/);
+  });
+
+  it('SIGHUP with a corrupt replacement keeps the running model and says why', async () => {
+    const path = join(work, 'live.onnx');
+    copyFileSync(LOCAL_MODEL, path);
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(path)} }`), async (child, output) => {
+      writeFileSync(path, Buffer.from('garbage'));
+      child.kill('SIGHUP');
+      await waitFor(output, '"model reload refused: keeping the current model"');
+    });
+    assert.ok(stoppedCleanly(r), r.output);
+    assert.match(r.output, /"interpolator":"model fixture-local 0\.0\.1 sha256:[0-9a-f]{16}"/);
+    assert.match(r.output, /not a usable ONNX model/);
+  });
+});
