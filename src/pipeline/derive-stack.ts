@@ -12,6 +12,8 @@ export interface DeriveStackOptions {
   target: SpacingTarget;
   interpolator: Interpolator;
   outDir: string;
+  /** SeriesNumber of the derived series (default: the source's + 1000). */
+  seriesNumber?: number;
 }
 
 export function targetKey(target: SpacingTarget): string {
@@ -32,6 +34,7 @@ export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promi
     synthesised,
     loadRawSlice: (i) => loadRawSlice(stack.slices[i]),
     outDir: opts.outDir,
+    seriesNumber: opts.seriesNumber,
     method: opts.interpolator.method,
     interpolatorDescription: opts.interpolator.description,
     target: opts.target,

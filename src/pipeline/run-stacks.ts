@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js';
 import { assembleStacks } from '../assemble/stacks.js';
 import { selectStack, type SelectRules } from '../select/rules.js';
 import { deriveStack } from './derive-stack.js';
+import { pickSeriesNumber } from './series-number.js';
 import { metrics } from '../admin/metrics.js';
 
 export interface RunOptions {
@@ -17,6 +18,8 @@ export interface RunOptions {
   /** Each derived series is written to <outDir>/<folder named after the stack>. */
   outDir: string;
   log: Logger;
+  /** SeriesNumbers the study already uses beyond these instances' own (e.g. other series in the spool). */
+  usedSeriesNumbers?: Iterable<number>;
   /** Called after each stack: (done, total, label). */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -54,6 +57,8 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
   for (const u of unplaced) {
     log.warn('instance not placed in any stack', { sopInstanceUid: u.instance.sopInstanceUid, seriesInstanceUid: u.instance.seriesInstanceUid, reason: u.reason });
   }
+  const usedNumbers = new Set(opts.usedSeriesNumbers ?? []);
+  for (const m of instances) if (m.seriesNumber !== undefined) usedNumbers.add(m.seriesNumber);
   const outcomes: StackOutcome[] = [];
   for (const stack of stacks) {
     if (outcomes.length > 0) opts.onProgress?.(outcomes.length, stacks.length, stack.label);
@@ -90,6 +95,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
         target: opts.target,
         interpolator: opts.interpolator,
         outDir: join(opts.outDir, stackFolder(stack)),
+        seriesNumber: pickSeriesNumber(stack.slices[0]?.instance.seriesNumber, usedNumbers),
       });
       const seconds = (Date.now() - started) / 1000;
       log.info('derived series written', {
