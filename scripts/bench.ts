@@ -5,7 +5,7 @@
 // of several runs. Runs in a private network namespace (loopback only), as the tests do. Never
 // part of `npm test`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { benchReceive } from './bench/receive.js';
 import { benchInterpolate } from './bench/interpolate.js';
 import { benchE2e } from './bench/e2e.js';
 import { benchMemory } from './bench/memory.js';
-import { report, type BenchResults } from './bench/report.js';
+import { NOTES_MARKER, report, type BenchResults } from './bench/report.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
@@ -72,7 +72,9 @@ try {
   }
   results.loads.end = load();
   results.finishedAt = new Date().toISOString();
-  writeFileSync(out, report(results));
+  // Hand-written analysis below the marker survives a re-run.
+  const notes = existsSync(out) ? readFileSync(out, 'utf8').split(NOTES_MARKER)[1] : undefined;
+  writeFileSync(out, report(results) + `\n${NOTES_MARKER}${notes ?? '\n'}`);
   say(`wrote ${out}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -65,6 +65,7 @@ def main(argv=None):
     p.add_argument("--name", default="interslice")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--tta", action="store_true", help="bake flip/time-reversal test-time augmentation into the graph")
 
     p = sub.add_parser("evaluate", help="the evaluation protocol (docs/evaluation-protocol.md)")
     p.add_argument("volume")
@@ -72,6 +73,7 @@ def main(argv=None):
     p.add_argument("--method", action="append", choices=["model", "linear", "cubic"], default=None)
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx")
     p.add_argument("--thick", action="store_true")
+    p.add_argument("--tta", action="store_true", help="with a .pt checkpoint: test-time augmentation")
     p.add_argument("--json", action="store_true")
     p.add_argument("--threads", type=int, default=2)
 
@@ -81,6 +83,7 @@ def main(argv=None):
     p.add_argument("--rows", type=int, required=True); p.add_argument("--cols", type=int, required=True)
     p.add_argument("--t", required=True, help="comma-separated t values")
     p.add_argument("--out", required=True)
+    p.add_argument("--tta", action="store_true")
 
     args = ap.parse_args(argv)
     if args.cmd == "pretrain-video":
@@ -97,7 +100,7 @@ def main(argv=None):
         from .evaluate import evaluate, load_model
         from .volumes import load_volume
         vol = load_volume(args.volume)[0]
-        model = load_model(args.model) if args.model else None
+        model = load_model(args.model, tta=args.tta) if args.model else None
         methods = args.method or (["linear", "cubic", "model"] if model else ["linear", "cubic"])
         res = []
         for k in args.factor:
@@ -113,7 +116,7 @@ def main(argv=None):
     elif args.cmd == "infer":
         import numpy as np, torch
         from .evaluate import load_model
-        m = load_model(args.model)
+        m = load_model(args.model, tta=args.tta)
         ts = [float(v) for v in args.t.split(",")]
         a = torch.from_numpy(np.fromfile(args.a, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
         b = torch.from_numpy(np.fromfile(args.b, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)

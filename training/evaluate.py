@@ -72,16 +72,20 @@ def rebuild_model(kept, k, n, model, bs=16):
     return out
 
 
-def load_model(path):
+def load_model(path, tta=False):
     """A training checkpoint (.pt) or the exported ONNX (weights read back into PyTorch)."""
     from .util import load_ckpt
+    from .model import with_tta
     if path.endswith(".onnx"):
         import onnx
         from onnx import numpy_helper
         from .model import build
         mp = onnx.load(path)
         meta = {p.key: p.value for p in mp.metadata_props}
-        m = build(json.loads(meta["architecture"]))
+        arch = json.loads(meta["architecture"])
+        m = build(arch)
+        if arch.get("tta"):
+            m = with_tta(m)
         inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in mp.graph.initializer}
         sd = m.state_dict()
         missing = [k for k in sd if k not in inits]
@@ -90,7 +94,7 @@ def load_model(path):
         m.load_state_dict({k: inits[k] for k in sd})
         return m.eval()
     m, _ = load_ckpt(path)
-    return m.eval()
+    return (with_tta(m) if tta else m).eval()
 
 
 def evaluate(volume, factor, method, model=None, thick=False, vol_cache=None):

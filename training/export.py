@@ -5,7 +5,7 @@ import torch
 import onnx
 
 from .util import load_ckpt
-from .model import count_params
+from .model import count_params, with_tta
 
 NORMALISATION = ("Per input stack: s = 99.9th percentile (numpy 'linear' interpolation) of all voxel values "
                  "of the stack the node received (rescale slope/intercept applied); inputs a,b = value / s "
@@ -14,8 +14,10 @@ NORMALISATION = ("Per input stack: s = 99.9th percentile (numpy 'linear' interpo
 
 def export(args):
     model, ck = load_ckpt(args.ckpt)
-    model.eval()
     cfg = ck["cfg"]
+    if args.tta:
+        model = with_tta(model)
+    model.eval()
     a = torch.rand(2, 1, 64, 80); b = torch.rand(2, 1, 64, 80); t = torch.tensor([0.25, 0.5])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     torch.onnx.export(model, (a, b, t), args.out, opset_version=args.opset,
@@ -26,7 +28,7 @@ def export(args):
                                     "out": {0: "batch", 2: "height", 3: "width"}},
                       do_constant_folding=False, export_params=True)
     m = onnx.load(args.out)
-    arch = {"variant": cfg["variant"], "ch": list(cfg["ch"])}
+    arch = {"variant": cfg["variant"], "ch": list(cfg["ch"]), "tta": bool(args.tta)}
     meta = {
         "name": args.name,
         "version": args.version,
@@ -42,6 +44,8 @@ def export(args):
         "padding": "none needed: any H,W >= 2 works (size-driven upsampling inside the model)",
         "output_kind": "INTERPOLATED, not acquired",
         "opset": str(args.opset),
+        "test_time_augmentation": ("mean over identity, horizontal flip, vertical flip and (b,a,1-t); 4x compute"
+                                   if args.tta else "none"),
     }
     del m.metadata_props[:]
     for k, v in meta.items():

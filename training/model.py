@@ -100,4 +100,31 @@ def count_params(m):
 
 
 def build(cfg):
-    return InterpNet(variant=cfg.get("variant", "flow"), ch=tuple(cfg.get("ch", (32, 48, 72, 112, 160))))
+    net = InterpNet(variant=cfg.get("variant", "flow"), ch=tuple(cfg.get("ch", (32, 48, 72, 112, 160))))
+    return net
+
+
+def with_tta(net):
+    return TTA(net)
+
+
+class TTA(nn.Module):
+    """Test-time augmentation wrapper: mean over identity, horizontal flip, vertical flip and the
+    time-reversed pair (b, a, 1-t). 4x the compute; exported as one graph when --tta is given."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    @staticmethod
+    def _flip(x, dim):
+        return torch.flip(x, [dim])
+
+    def forward(self, a, b, t):
+        n = a.shape[0]
+        A = torch.cat([a, self._flip(a, 3), self._flip(a, 2), b], 0)
+        B = torch.cat([b, self._flip(b, 3), self._flip(b, 2), a], 0)
+        T = torch.cat([t, t, t, 1 - t], 0)
+        y = self.net(A, B, T)
+        y0, y1, y2, y3 = y[:n], y[n:2 * n], y[2 * n:3 * n], y[3 * n:]
+        return (y0 + self._flip(y1, 3) + self._flip(y2, 2) + y3) * 0.25

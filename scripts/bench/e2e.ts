@@ -7,6 +7,7 @@
 // One node per method (model loaded once, as in service); a new series (new UIDs) per run.
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { peakRssMb } from './machine.js';
 import { startNode, startStorescp, storescu, type LogLine } from './peers.js';
 import { writeSeries } from './series.js';
 
@@ -16,6 +17,8 @@ export interface E2eRow {
   processing: number[];
   raw: number[];
   derived: number;
+  /** VmHWM of the node after all runs (model session included). */
+  peakMb: number;
 }
 
 const ts = (l: LogLine) => Date.parse(l.timestamp);
@@ -27,7 +30,7 @@ export async function benchE2e(work: string, methods: string[], runs: number, sa
     const scp = await startStorescp(scpDir);
     const node = await startNode(join(work, `e2e-node-${method}`), `{ stableSeconds: 1, targetSpacingMm: 1.0, method: ${method} }`, scp.port);
     const loaded = node.logs.find((l) => l.message === 'interpolation model loaded');
-    const row: E2eRow = { method, provider: loaded ? String(loaded.executionProvider) : 'js', processing: [], raw: [], derived: 0 };
+    const row: E2eRow = { method, provider: loaded ? String(loaded.executionProvider) : 'js', processing: [], raw: [], derived: 0, peakMb: NaN };
     try {
       for (let r = 0; r < runs; r++) {
         const data = join(work, `e2e-data-${method}-${r}`);
@@ -45,6 +48,7 @@ export async function benchE2e(work: string, methods: string[], runs: number, sa
         rmSync(data, { recursive: true, force: true });
       }
       row.derived = readdirSync(scpDir).length / runs;
+      row.peakMb = peakRssMb(node.child.pid!);
     } finally {
       await node.stop();
       await scp.stop();

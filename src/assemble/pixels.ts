@@ -3,15 +3,16 @@
 // later issue adds codecs. Typed-array views assume a little-endian host (x86, ARM).
 import type { InstanceMeta, SliceRef, Stack, VolumeF32 } from '../core/types.js';
 import { readPart10, TransferSyntax } from '../dicom/dcmjs.js';
+import { decodeFrames, isCompressedSupported } from './decode.js';
 
 export type RawPixels = Int16Array | Uint16Array | Uint8Array;
 
 const UNCOMPRESSED = new Set<string>([TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian]);
 
 function checkReadable(inst: InstanceMeta): void {
-  if (!UNCOMPRESSED.has(inst.transferSyntaxUid)) {
+  if (!UNCOMPRESSED.has(inst.transferSyntaxUid) && !isCompressedSupported(inst.transferSyntaxUid)) {
     throw new Error(
-      `${inst.path}: transfer syntax ${inst.transferSyntaxUid || '(none)'} is not supported yet (only Implicit and Explicit VR Little Endian)`,
+      `${inst.path}: transfer syntax ${inst.transferSyntaxUid || '(none)'} is not supported (Implicit/Explicit VR Little Endian, or lossless JPEG, JPEG-LS, JPEG 2000, RLE)`,
     );
   }
   if (inst.samplesPerPixel !== 1) {
@@ -22,11 +23,16 @@ function checkReadable(inst: InstanceMeta): void {
   }
 }
 
-/** Reads a file's Pixel Data once (the caller takes the frames it needs, then drops it). */
-async function readPixelBytes(inst: InstanceMeta): Promise<Uint8Array> {
+/** Reads a file's Pixel Data once (the caller takes the frames it needs, then drops it).
+ * Compressed data is decoded (only the `frames` asked for; the others stay zero). */
+async function readPixelBytes(inst: InstanceMeta, frames?: number[]): Promise<Uint8Array> {
   checkReadable(inst);
   const { dataset } = await readPart10(inst.path);
   const pd: unknown = dataset.PixelData;
+  if (isCompressedSupported(inst.transferSyntaxUid)) {
+    if (!Array.isArray(pd) || !pd.every((f) => f instanceof ArrayBuffer)) throw new Error(`${inst.path}: no encapsulated PixelData found`);
+    return decodeFrames(inst, pd as ArrayBuffer[], frames);
+  }
   const buf = Array.isArray(pd) ? pd[0] : pd;
   if (!(buf instanceof ArrayBuffer)) throw new Error(`${inst.path}: no native PixelData found`);
   return new Uint8Array(buf);
@@ -51,7 +57,7 @@ function rawFrame(inst: InstanceMeta, bytes: Uint8Array, frame: number): RawPixe
 /** Stored values of one slice exactly as in the file (no masking): copying them back gives a
  * bit-exact source slice. 8-bit data comes back as bytes whatever its PixelRepresentation. */
 export async function loadRawSlice(slice: SliceRef): Promise<RawPixels> {
-  return rawFrame(slice.instance, await readPixelBytes(slice.instance), slice.frame);
+  return rawFrame(slice.instance, await readPixelBytes(slice.instance, [slice.frame]), slice.frame);
 }
 
 /** Pixel value of the stored bits: masked to BitsStored and sign-extended when signed, so stray
@@ -103,7 +109,7 @@ export async function loadStackVolume(stack: Stack, volume = 0): Promise<VolumeF
   const byPath = new Map<string, number[]>();
   slices.forEach((s, i) => byPath.set(s.instance.path, [...(byPath.get(s.instance.path) ?? []), i]));
   for (const [, indices] of byPath) {
-    const bytes = await readPixelBytes(slices[indices[0]].instance);
+    const bytes = await readPixelBytes(slices[indices[0]].instance, indices.map((i) => slices[i].frame));
     for (const i of indices) {
       const s = slices[i];
       if (s.instance.rows !== stack.rows || s.instance.columns !== stack.columns) {

@@ -15,6 +15,7 @@ export const destinationSchema = z.object({
   aeTitle,
   host: z.string().min(1),
   port: port.min(1),
+  tls: z.object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict().nullable().optional(),
 });
 
 export const configSchema = z
@@ -23,7 +24,18 @@ export const configSchema = z
       .object({
         aeTitle: aeTitle.default('INTERSLICE'),
         host: z.string().min(1).default('0.0.0.0'),
-        port: port.default(11112),
+        port: port.nullable().default(11112),
+        tls: z
+          .object({
+            port: port.default(2762),
+            cert: z.string().min(1),
+            key: z.string().min(1),
+            ca: z.string().min(1).nullable().default(null),
+            requireClientCert: z.boolean().default(false),
+          })
+          .strict()
+          .nullable()
+          .default(null),
         allowedCallers: z.array(z.union([aeTitle, z.object({ aeTitle, hosts: z.array(z.string().min(1)).optional() }).strict()])).default([]),
         maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(262144),
         maxAssociations: z.number().int().min(1).default(32),
@@ -103,6 +115,8 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.dicom.port === null && !cfg.dicom.tls) ctx.addIssue({ code: 'custom', path: ['dicom', 'port'], message: 'null (no plain port) needs dicom.tls' });
+    if (cfg.dicom.tls?.requireClientCert && !cfg.dicom.tls.ca) ctx.addIssue({ code: 'custom', path: ['dicom', 'tls', 'ca'], message: 'requireClientCert needs a ca' });
     const names = new Set<string>();
     cfg.destinations.forEach((d, i) => {
       if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'name'], message: `duplicate destination name "${d.name}"` });

@@ -59,6 +59,9 @@ export class ModelInterpolator implements Interpolator {
  * corrupt or insane model stops start-up with a message saying which and why.
  */
 export async function createModelInterpolator(path: string, log?: Logger, options: EngineOptions = ENGINE_DEFAULTS): Promise<ModelInterpolator> {
+  if (options.tileSize > 0 && options.tileOverlap >= options.tileSize) {
+    throw new Error(`pipeline.tileOverlap (${options.tileOverlap}) must be smaller than pipeline.tileSize (${options.tileSize})`);
+  }
   let bytes: Buffer;
   try {
     bytes = await readFile(path);

@@ -21,6 +21,7 @@ import { failpoint } from '../core/failpoints.js';
 import { readBasicMeta } from '../receive/read-meta.js';
 import { ProcessedMarkers } from './processed.js';
 import { startRetention } from '../core/retention.js';
+import { loadTlsFiles } from '../core/tls-profile.js';
 
 export interface SeriesJob {
   studyInstanceUid: string;
@@ -91,7 +92,11 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
 
   const outbox = new Outbox({
     dir: join(dir, 'outbox'),
-    destinations: cfg.destinations.map((d) => ({ ...d, callingAeTitle: cfg.send.callingAeTitle ?? cfg.dicom.aeTitle })),
+    destinations: cfg.destinations.map((d) => ({
+      ...d,
+      callingAeTitle: cfg.send.callingAeTitle ?? cfg.dicom.aeTitle,
+      tls: d.tls ? loadTlsFiles(d.tls, `destinations.${d.name}.tls`) : undefined,
+    })),
     send: (d, files) => storeFiles(d, files, { associationMs: cfg.send.timeoutSeconds * 1000, pduMs: cfg.send.timeoutSeconds * 1000 }),
     log: log.child({ stage: 'send' }),
     backoff: {
@@ -123,6 +128,9 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     aeTitle: cfg.dicom.aeTitle,
     host: cfg.dicom.host,
     port: cfg.dicom.port,
+    tls: cfg.dicom.tls
+      ? { port: cfg.dicom.tls.port, requireClientCert: cfg.dicom.tls.requireClientCert, ...(loadTlsFiles(cfg.dicom.tls, 'dicom.tls') as { cert: Buffer; key: Buffer; ca?: Buffer }) }
+      : undefined,
     allowedCallers: cfg.dicom.allowedCallers,
     maxPduLength: cfg.dicom.maxPduLength,
     maxAssociations: cfg.dicom.maxAssociations,
@@ -283,6 +291,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     aeTitle: cfg.dicom.aeTitle,
     host: cfg.dicom.host,
     port: listener.port,
+    ...(listener.tlsPort !== undefined ? { plainPort: listener.plainPort ?? null, tlsPort: listener.tlsPort } : {}),
     method: interpolator.method,
     interpolator: interpolator.description,
     destinations: cfg.destinations.map((d) => d.name),

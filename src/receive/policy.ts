@@ -112,13 +112,25 @@ export type SupportedContexts = Record<string, readonly string[]>;
 
 const UNCOMPRESSED = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] as const;
 
+/** Lossless compressed syntaxes the pixel stage decodes (src/assemble/decode.ts). */
+export const LOSSLESS_COMPRESSED_SYNTAXES = [
+  '1.2.840.10008.1.2.4.70', // JPEG Lossless SV1
+  '1.2.840.10008.1.2.4.57', // JPEG Lossless
+  '1.2.840.10008.1.2.4.80', // JPEG-LS Lossless
+  '1.2.840.10008.1.2.4.90', // JPEG 2000 Lossless Only
+  '1.2.840.10008.1.2.5', // RLE Lossless
+] as const;
+
+const IMAGE_SYNTAXES = [...UNCOMPRESSED, ...LOSSLESS_COMPRESSED_SYNTAXES] as const;
+
 /**
  * MR and Enhanced MR storage plus Verification. Explicit VR first: it keeps VRs of private
- * tags that Implicit VR would leave for readers to guess.
+ * tags that Implicit VR would leave for readers to guess; a peer that offers only a lossless
+ * compressed syntax gets it (stored as received, decoded when processed).
  */
 export const DEFAULT_CONTEXTS: SupportedContexts = {
-  [SopClass.MRImageStorage]: UNCOMPRESSED,
-  [SopClass.EnhancedMRImageStorage]: UNCOMPRESSED,
+  [SopClass.MRImageStorage]: IMAGE_SYNTAXES,
+  [SopClass.EnhancedMRImageStorage]: IMAGE_SYNTAXES,
   [SopClass.Verification]: UNCOMPRESSED,
 };
 
@@ -140,7 +152,11 @@ export function negotiateContexts(proposed: ProposedContext[], supported: Suppor
   return proposed.map((pc) => {
     const ours = supported[pc.abstractSyntax];
     if (!ours) return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.abstractSyntaxNotSupported };
-    const ts = ours.find((t) => pc.transferSyntaxes.includes(t));
+    // A sender that puts a lossless compressed syntax first holds its data that way: take it
+    // (stored as received, decoded here) rather than make it transcode; among uncompressed
+    // syntaxes our order (Explicit VR first) wins.
+    const theirFirst = pc.transferSyntaxes.find((t) => ours.includes(t));
+    const ts = theirFirst && !(UNCOMPRESSED as readonly string[]).includes(theirFirst) ? theirFirst : ours.find((t) => pc.transferSyntaxes.includes(t));
     if (!ts) return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.transferSyntaxesNotSupported };
     return { id: pc.id, abstractSyntax: pc.abstractSyntax, result: ContextResult.accept, transferSyntax: ts };
   });

@@ -6,6 +6,8 @@
 // async-event-emitter2, where a throwing one-argument listener becomes an unhandled promise
 // rejection, so every override below catches everything and answers with a status or an abort.
 import net from 'node:net';
+import tls from 'node:tls';
+import { bcp195Options } from '../core/tls-profile.js';
 import { unlink } from 'node:fs/promises';
 import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
@@ -31,8 +33,10 @@ export interface ListenerTimeouts {
 export interface ListenerOptions {
   aeTitle: string;
   host: string;
-  /** 0 picks an ephemeral port; the bound port is returned. */
-  port: number;
+  /** 0 picks an ephemeral port; the bound port is returned. null: no plain port (TLS only). */
+  port: number | null;
+  /** DICOM TLS listener beside (or instead of) the plain one (BCP 195 profile). */
+  tls?: ListenerTls;
   /** [] accepts any calling AE. */
   allowedCallers: AllowedCaller[];
   spool: Spool;
@@ -50,8 +54,21 @@ export interface ListenerOptions {
   contexts?: SupportedContexts;
 }
 
-export interface DicomListener {
+export interface ListenerTls {
+  /** 0 picks an ephemeral port. */
   port: number;
+  cert: Buffer;
+  key: Buffer;
+  /** CA that client certificates must chain to (with requireClientCert). */
+  ca?: Buffer;
+  requireClientCert: boolean;
+}
+
+export interface DicomListener {
+  /** The plain port, or the TLS port when there is no plain one. */
+  port: number;
+  plainPort?: number;
+  tlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -86,6 +103,7 @@ class InboundAssociation extends Scp {
     private readonly log: Logger,
     private readonly activeCount: () => number,
     private readonly onClosed: (a: InboundAssociation) => void,
+    private readonly secure = false,
   ) {
     super(sock, {
       associationTimeout: o.timeouts?.associationMs ?? 30_000,
@@ -112,7 +130,7 @@ class InboundAssociation extends Scp {
   }
 
   private who() {
-    return { callingAeTitle: this.callingAe, calledAeTitle: this.calledAe, peer: `${this.sock.remoteAddress}:${this.sock.remotePort}` };
+    return { callingAeTitle: this.callingAe, calledAeTitle: this.calledAe, peer: `${this.sock.remoteAddress}:${this.sock.remotePort}`, tls: this.secure };
   }
 
   /** Runs a handler; anything it throws is logged and ends the connection instead of the process. */
@@ -299,41 +317,75 @@ class InboundAssociation extends Scp {
 
 export async function startDicomListener(opts: ListenerOptions): Promise<DicomListener> {
   const log = opts.log ?? logger('receive');
+  if (opts.port === null && !opts.tls) throw new Error('neither a plain nor a TLS DICOM port is configured');
   const active = new Set<InboundAssociation>();
-  const server = net.createServer({ noDelay: true });
-  server.on('connection', (socket) => {
+  // Plain and TLS sockets get the same per-socket setup; the association limit spans both.
+  const attach = (socket: net.Socket, secure: boolean) => {
     try {
       socket.setNoDelay(true);
       guardPduLengths(socket, opts.maxPduLength ?? DEFAULT_MAX_PDU, (why) =>
         log.warn('connection cut: oversize PDU', { event: 'association-abort-pdu', peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }),
       );
-      const a = new InboundAssociation(socket, opts, log, () => active.size, (x) => active.delete(x));
+      const a = new InboundAssociation(socket, opts, log, () => active.size, (x) => active.delete(x), secure);
       active.add(a);
     } catch (e) {
       log.error('cannot set up association', { event: 'association-internal-error', error: errMsg(e) });
       socket.destroy();
     }
-  });
-  server.on('error', (e) => log.error('listener error', { event: 'listener-error', error: errMsg(e) }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.host, port: opts.port }, () => {
-      server.off('error', reject);
-      resolve();
+  };
+  const servers: { server: net.Server; port: number; tls: boolean }[] = [];
+  const listen = async (server: net.Server, port: number, secure: boolean) => {
+    server.on('error', (e) => log.error('listener error', { event: 'listener-error', tls: secure, error: errMsg(e) }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: opts.host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  log.info('DICOM listener started', { event: 'listener-start', aeTitle: opts.aeTitle, host: opts.host, port });
+    const bound = (server.address() as net.AddressInfo).port;
+    servers.push({ server, port: bound, tls: secure });
+    log.info('DICOM listener started', { event: 'listener-start', aeTitle: opts.aeTitle, host: opts.host, port: bound, tls: secure });
+    return bound;
+  };
+  try {
+    if (opts.port !== null) {
+      const plain = net.createServer({ noDelay: true });
+      plain.on('connection', (socket) => attach(socket, false));
+      await listen(plain, opts.port, false);
+    }
+    if (opts.tls) {
+      const t = opts.tls;
+      const secure = tls.createServer({
+        ...bcp195Options({ cert: t.cert, key: t.key, ca: t.ca }),
+        requestCert: t.requireClientCert,
+        rejectUnauthorized: t.requireClientCert,
+        handshakeTimeout: opts.timeouts?.associationMs ?? 30_000,
+      });
+      secure.on('secureConnection', (socket) => attach(socket, true));
+      secure.on('tlsClientError', (e, socket) =>
+        log.warn('TLS handshake failed', { event: 'tls-handshake-failed', peer: `${socket.remoteAddress}:${socket.remotePort}`, error: errMsg(e) }),
+      );
+      await listen(secure, t.port, true);
+    }
+  } catch (e) {
+    for (const x of servers) x.server.close();
+    throw e;
+  }
+  const plainPort = servers.find((x) => !x.tls)?.port;
+  const tlsPort = servers.find((x) => x.tls)?.port;
   return {
-    port,
+    port: plainPort ?? tlsPort!,
+    plainPort,
+    tlsPort,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(servers.map((x) => new Promise<void>((resolve) => x.server.close(() => resolve()))));
       // Let stores that are being answered finish (bounded), then drop the connections.
       const grace = new Promise((r) => setTimeout(r, 5000).unref());
       await Promise.race([Promise.all([...active].map((a) => a.settled())), grace]);
       for (const a of active) a.destroy();
       await closed;
-      log.info('DICOM listener stopped', { event: 'listener-stop', port });
+      log.info('DICOM listener stopped', { event: 'listener-stop', port: plainPort, tlsPort });
     },
   };
 }

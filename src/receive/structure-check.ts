@@ -3,25 +3,34 @@
 // closed. dcmjs reads past a truncated Pixel Data silently (it hands back a full-length
 // buffer), so without this a truncated instance would be acknowledged and interpolated from
 // garbage. Values are skipped, never decoded: the walk is cheap even for large instances.
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED = 0xffffffff;
-/** Instances above this are not walked (memory); the size limit and the reader still apply. */
-const MAX_WALK_BYTES = 512 * 1024 * 1024;
+/** Bytes read at a time: headers are dense, values are skipped without reading them. */
+const WINDOW = 64 * 1024;
 
 export class MalformedDataset extends Error {}
 
 const tagText = (g: number, e: number) => `(${g.toString(16).padStart(4, '0')},${e.toString(16).padStart(4, '0')})`.toUpperCase();
 
+/** The dataset bytes: in memory, or a file read through a small window (large instances). */
+interface Source {
+  length: number;
+  /** n bytes at pos (pos + n <= length). */
+  at(pos: number, n: number): Buffer;
+}
+
 interface Cursor {
-  buf: Buffer;
+  src: Source;
   pos: number;
   explicit: boolean;
 }
 
-function need(c: Cursor, n: number, what: string): void {
-  if (c.pos + n > c.buf.length) throw new MalformedDataset(`truncated: ${what} needs ${n} bytes, ${c.buf.length - c.pos} left`);
+/** The next n header bytes at the cursor, or a "truncated" error. */
+function need(c: Cursor, n: number, what: string): Buffer {
+  if (c.pos + n > c.src.length) throw new MalformedDataset(`truncated: ${what} needs ${n} bytes, ${c.src.length - c.pos} left`);
+  return c.src.at(c.pos, n);
 }
 
 /**
@@ -30,13 +39,13 @@ function need(c: Cursor, n: number, what: string): void {
  */
 function walk(c: Cursor, end: number | undefined, depth: number): boolean {
   if (depth > 32) throw new MalformedDataset('sequences nested deeper than 32');
-  const limit = end ?? c.buf.length;
+  const limit = end ?? c.src.length;
   while (c.pos < limit) {
-    need(c, 8, 'element header');
-    const group = c.buf.readUInt16LE(c.pos);
-    const element = c.buf.readUInt16LE(c.pos + 2);
+    const h = need(c, 8, 'element header');
+    const group = h.readUInt16LE(0);
+    const element = h.readUInt16LE(2);
     if (group === 0xfffe) {
-      const len = c.buf.readUInt32LE(c.pos + 4);
+      const len = h.readUInt32LE(4);
       c.pos += 8;
       if (element === 0xe00d || element === 0xe0dd) return true; // item / sequence delimitation
       throw new MalformedDataset(`unexpected item tag ${tagText(group, element)} at byte ${c.pos - 8} (length ${len})`);
@@ -44,18 +53,17 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
     let len: number;
     let vr = '';
     if (c.explicit) {
-      vr = c.buf.toString('latin1', c.pos + 4, c.pos + 6);
+      vr = h.toString('latin1', 4, 6);
       if (!/^[A-Z]{2}$/.test(vr)) throw new MalformedDataset(`element ${tagText(group, element)}: invalid VR`);
       if (LONG_VRS.has(vr)) {
-        need(c, 12, `element ${tagText(group, element)}`);
-        len = c.buf.readUInt32LE(c.pos + 8);
+        len = need(c, 12, `element ${tagText(group, element)}`).readUInt32LE(8);
         c.pos += 12;
       } else {
-        len = c.buf.readUInt16LE(c.pos + 6);
+        len = h.readUInt16LE(6);
         c.pos += 8;
       }
     } else {
-      len = c.buf.readUInt32LE(c.pos + 4);
+      len = h.readUInt32LE(4);
       c.pos += 8;
     }
     if (len === UNDEFINED) {
@@ -87,10 +95,10 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
 function items(c: Cursor, end: number | undefined, depth: number, owner: string, fragments: boolean): void {
   for (;;) {
     if (end !== undefined && c.pos >= end) return;
-    need(c, 8, `item of ${owner}`);
-    const group = c.buf.readUInt16LE(c.pos);
-    const element = c.buf.readUInt16LE(c.pos + 2);
-    const len = c.buf.readUInt32LE(c.pos + 4);
+    const h = need(c, 8, `item of ${owner}`);
+    const group = h.readUInt16LE(0);
+    const element = h.readUInt16LE(2);
+    const len = h.readUInt32LE(4);
     c.pos += 8;
     if (group !== 0xfffe) throw new MalformedDataset(`${owner}: expected an item, found ${tagText(group, element)}`);
     if (element === 0xe0dd) {
@@ -103,23 +111,42 @@ function items(c: Cursor, end: number | undefined, depth: number, owner: string,
       if (!walk(c, undefined, depth + 1)) throw new MalformedDataset(`truncated: item of ${owner} never closed`);
       continue;
     }
-    if (c.pos + len > (end ?? c.buf.length)) throw new MalformedDataset(`truncated: item of ${owner} declares ${len} bytes, ${(end ?? c.buf.length) - c.pos} left`);
+    if (c.pos + len > (end ?? c.src.length)) throw new MalformedDataset(`truncated: item of ${owner} declares ${len} bytes, ${(end ?? c.src.length) - c.pos} left`);
     if (fragments) c.pos += len;
     else walk(c, c.pos + len, depth + 1);
   }
 }
 
-/** Checks the dataset bytes of a Part-10 file (after the file meta group). Throws MalformedDataset. */
+/** Checks dataset bytes held in memory. Throws MalformedDataset. */
 export function checkDatasetStructure(dataset: Buffer, explicitVr: boolean): void {
-  const c: Cursor = { buf: dataset, pos: 0, explicit: explicitVr };
-  if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+  const src: Source = { length: dataset.length, at: (pos, n) => dataset.subarray(pos, pos + n) };
+  if (walk({ src, pos: 0, explicit: explicitVr }, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
 }
 
-/** Checks a Part-10 file written by the spool; skipped above MAX_WALK_BYTES. */
+/**
+ * Checks a Part-10 file written by the spool, reading only element headers through a 64 kB
+ * window (synchronous: a few reads per instance, even for a multi-GB one).
+ */
 export async function checkStoredStructure(path: string, explicitVr: boolean): Promise<void> {
-  const size = (await stat(path)).size;
-  if (size > MAX_WALK_BYTES) return;
-  const buf = await readFile(path);
-  if (buf.length < 144 || buf.toString('latin1', 128, 132) !== 'DICM') throw new MalformedDataset('not a Part-10 file');
-  checkDatasetStructure(buf.subarray(144 + buf.readUInt32LE(140)), explicitVr);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    let winStart = 0;
+    let win = Buffer.alloc(0);
+    const read = (pos: number, n: number): Buffer => {
+      if (pos < winStart || pos + n > winStart + win.length) {
+        win = Buffer.alloc(Math.min(Math.max(WINDOW, n), size - pos));
+        readSync(fd, win, 0, win.length, pos);
+        winStart = pos;
+      }
+      return win.subarray(pos - winStart, pos - winStart + n);
+    };
+    if (size < 144 || read(128, 4).toString('latin1') !== 'DICM') throw new MalformedDataset('not a Part-10 file');
+    const offset = 144 + read(140, 4).readUInt32LE(0);
+    if (offset > size) throw new MalformedDataset('truncated file meta');
+    const src: Source = { length: size - offset, at: (pos, n) => read(offset + pos, n) };
+    if (walk({ src, pos: 0, explicit: explicitVr }, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+  } finally {
+    closeSync(fd);
+  }
 }

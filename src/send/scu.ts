@@ -5,6 +5,7 @@ import { TransferSyntax } from '../dicom/dcmjs.js';
 import dimse from '../dicom/dimse.js';
 import { FileDataset } from './file-dataset.js';
 import { failpoint } from '../core/failpoints.js';
+import { BCP195_CIPHERS, TLS_MIN_VERSION, type TlsMaterial } from '../core/tls-profile.js';
 
 export interface StoreDestination {
   aeTitle: string;
@@ -12,6 +13,8 @@ export interface StoreDestination {
   port: number;
   /** Our AE title on this association. */
   callingAeTitle: string;
+  /** DICOM TLS (BCP 195): the peer's certificate must chain to ca; cert/key when it wants ours. */
+  tls?: TlsMaterial;
 }
 
 export interface StoreResult {
@@ -65,6 +68,9 @@ function runAssociation(client: Client, dest: StoreDestination, t: ScuTimeouts):
         connectTimeout: (t.associationMs ?? 15_000) + (t.pduMs ?? 60_000),
         associationTimeout: t.associationMs ?? 15_000,
         pduTimeout: t.pduMs ?? 60_000,
+        ...(dest.tls
+          ? { securityOptions: { key: dest.tls.key, cert: dest.tls.cert, ca: dest.tls.ca, minVersion: TLS_MIN_VERSION, ciphers: BCP195_CIPHERS, rejectUnauthorized: true } }
+          : {}),
       });
       socket = noDelay(client);
     } catch (e) {

@@ -61,11 +61,14 @@ describe('presentation contexts', () => {
   it('rejects other SOP classes (abstract syntax) and other transfer syntaxes', () => {
     const answers = negotiateContexts([
       { id: 1, abstractSyntax: SopClass.SecondaryCaptureImageStorage, transferSyntaxes: [EXPL] },
-      { id: 3, abstractSyntax: SopClass.MRImageStorage, transferSyntaxes: ['1.2.840.10008.1.2.4.70', TransferSyntax.ExplicitVRBigEndian] },
+      // JPEG Baseline is lossy: not accepted (lossless compressed syntaxes are).
+      { id: 3, abstractSyntax: SopClass.MRImageStorage, transferSyntaxes: ['1.2.840.10008.1.2.4.50', TransferSyntax.ExplicitVRBigEndian] },
+      { id: 5, abstractSyntax: SopClass.MRImageStorage, transferSyntaxes: ['1.2.840.10008.1.2.4.80'] },
     ]);
     assert.equal(answers[0].result, ContextResult.abstractSyntaxNotSupported);
     assert.equal(answers[1].result, ContextResult.transferSyntaxesNotSupported);
     assert.equal(answers[0].transferSyntax, undefined);
+    assert.deepEqual([answers[2].result, answers[2].transferSyntax], [ContextResult.accept, '1.2.840.10008.1.2.4.80']);
   });
 });
 

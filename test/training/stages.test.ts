@@ -67,10 +67,11 @@ test('finetune-self with --drop uses only the kept slices of an evaluation volum
   assert.match(log, /24 frames|frames of 24x/);
 });
 
-test('export to ONNX with metadata, and PyTorch vs onnxruntime-node parity', async () => {
-  const onnx = join(dir, 'm.onnx');
+for (const tta of [false, true])
+test(`export to ONNX with metadata, and PyTorch vs onnxruntime-node parity${tta ? ' (test-time augmentation graph)' : ''}`, async () => {
+  const onnx = join(dir, tta ? 'm-tta.onnx' : 'm.onnx');
   const ckpt = join(dir, 's3', 'model.pt');
-  await py(['export', '--ckpt', ckpt, '--out', onnx]);
+  await py(['export', '--ckpt', ckpt, '--out', onnx, ...(tta ? ['--tta'] : [])]);
   const meta = readOnnxMetadata(await readFile(onnx));
   assert.ok(Number(meta.opset) >= 16);
   for (const k of ['name', 'version', 'stages', 'normalisation', 'inputs', 'outputs', 'parameters', 'architecture']) assert.ok(meta[k], k);
@@ -88,13 +89,13 @@ test('export to ONNX with metadata, and PyTorch vs onnxruntime-node parity', asy
     await writeFile(join(dir, 'a.f32'), Buffer.from(a.buffer));
     await writeFile(join(dir, 'b.f32'), Buffer.from(b.buffer));
     await py(['infer', '--model', ckpt, '--a', join(dir, 'a.f32'), '--b', join(dir, 'b.f32'), '--rows', String(rows),
-      '--cols', String(cols), '--t', ts.join(','), '--out', join(dir, 'y.f32')]);
+      '--cols', String(cols), '--t', ts.join(','), '--out', join(dir, 'y.f32'), ...(tta ? ['--tta'] : [])]);
     const yb = await readFile(join(dir, 'y.f32'));
     const yt = new Float32Array(yb.buffer, yb.byteOffset, yb.byteLength / 4);
     const yo = await synth.synthesize(a, b, rows, cols, ts);
     let maxDiff = 0;
     yo.forEach((s, j) => s.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - yt[j * n + i])))));
-    console.log(`ONNX parity ${rows}x${cols} t=${ts}: max |pytorch - onnxruntime| = ${maxDiff.toExponential(3)}`);
+    console.log(`ONNX parity${tta ? ' (tta)' : ''} ${rows}x${cols} t=${ts}: max |pytorch - onnxruntime| = ${maxDiff.toExponential(3)}`);
     assert.ok(maxDiff < 1e-4, `max abs diff ${maxDiff}`);
   }
   await synth.release();
