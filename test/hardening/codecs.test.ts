@@ -11,7 +11,9 @@ import { after, describe, it } from 'node:test';
 import { decodeFrames } from '../../src/assemble/decode.js';
 import { readInstanceMeta } from '../../src/assemble/instance-meta.js';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
-import { MR_DIR, runTool, storescu } from '../helpers/peers.js';
+import { storeFiles } from '../../src/send/scu.js';
+import { readFileMeta } from '../../src/send/file-dataset.js';
+import { MR_DIR, runTool, startStorescp, storescu } from '../helpers/peers.js';
 import { serve, until } from './serve.js';
 
 const require = createRequire(import.meta.url);
@@ -66,6 +68,24 @@ describe('compressed input (dcmjs-codecs)', () => {
       decodeFrames({ ...meta, transferSyntaxUid: '1.2.840.10008.1.2.4.80', rows: 65535, columns: 65535, numberOfFrames: 1000 }, [new ArrayBuffer(8)]),
       /out of bounds/,
     );
+  });
+
+  it('negotiates the outbound transfer syntax: Explicit VR LE as written, Implicit VR for a peer that takes only that', async () => {
+    for (const [name, args, ts] of [
+      ['explicit', [], '1.2.840.10008.1.2.1'],
+      ['implicit-only', ['+xi'], '1.2.840.10008.1.2'],
+    ] as const) {
+      const dir = join(work, `pacs-${name}`);
+      mkdirSync(dir, { recursive: true });
+      const pacs = await startStorescp(dir, { args: [...args] });
+      try {
+        const results = await storeFiles({ host: '127.0.0.1', port: pacs.port, aeTitle: 'PACS', callingAeTitle: 'INTERSLICE' }, ASL_FILES.slice(0, 2));
+        assert.ok(results.every((r) => r.ok), JSON.stringify(results));
+        for (const f of readdirSync(dir)) assert.equal(readFileMeta(join(dir, f)).transferSyntaxUid, ts, name);
+      } finally {
+        await pacs.stop();
+      }
+    }
   });
 
   it('receives a JPEG-LS series as sent and derives the full series from it', async () => {

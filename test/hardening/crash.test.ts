@@ -76,7 +76,7 @@ describe('crash safety: SIGKILL at each fail point, restart, one complete derive
         assert.equal(resend.code, 0, resend.stdout + resend.stderr);
         await until(() => readdirSync(join(dir, 'pacs')).length >= c.expected, 90_000, `${c.expected} derived instances at the PACS`);
         await second.waitFor((l) => l.event === 'send-done', 30_000, 'send-done');
-        await new Promise((r) => setTimeout(r, 2000)); // anything still on its way
+        await new Promise((r) => setTimeout(r, 1000)); // anything still on its way
         await second.stop();
         if (c.recovery) assert.ok(second.logs.some((l) => l.event === 'recovery-queued'), 'start-up recovery queued the lost job');
 
