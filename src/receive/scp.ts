@@ -12,7 +12,7 @@ import { unlink } from 'node:fs/promises';
 import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
-import { TransferSyntax } from '../dicom/dcmjs.js';
+import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
 import dimse, { type Association, type CEchoRequest, type CStoreRequest, type PresentationContext } from '../dicom/dimse.js';
 import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
 import { readBasicMeta } from './read-meta.js';
@@ -84,6 +84,23 @@ interface AssociationCounts {
 
 function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** The dataset contradicts its SOP class (answered 0xA900, not 0xC000). */
+class DatasetMismatch extends Error {}
+
+const IMAGE_CLASSES = new Set<string>([SopClass.MRImageStorage, SopClass.EnhancedMRImageStorage]);
+
+/**
+ * An image instance must carry Pixel Data at least Rows x Columns x samples x frames long
+ * (encapsulated data is checked when decoded): refused at the door rather than failing later.
+ */
+function checkPixelModule(meta: InstanceMeta, pixelData: number | 'encapsulated' | undefined): void {
+  if (!IMAGE_CLASSES.has(meta.sopClassUid)) return;
+  if (pixelData === undefined) throw new DatasetMismatch('image without Pixel Data');
+  if (pixelData === 'encapsulated') return;
+  const need = (meta.rows * meta.columns * meta.samplesPerPixel * Math.max(1, meta.numberOfFrames) * meta.bitsAllocated) / 8;
+  if (!(need > 0) || pixelData < need) throw new DatasetMismatch(`Pixel Data ${pixelData} bytes; Rows x Columns x frames need ${need}`);
 }
 
 /** One accepted TCP connection: at most one association. */
@@ -265,8 +282,9 @@ class InboundAssociation extends Scp {
       if (answer.status === StoreStatus.success && stored) {
         try {
           // A new file is walked first: a truncated or mis-sized dataset must not be acknowledged.
-          if (!stored.duplicate) await checkStoredStructure(stored.path, sink.explicitVr);
+          const structure = stored.duplicate ? undefined : await checkStoredStructure(stored.path, sink.explicitVr);
           meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
+          if (structure) checkPixelModule(meta, structure.pixelData);
           const h = outcome.header;
           // The spool filed it under the UIDs the header scan read; a reader that decodes them
           // differently (bytes outside ASCII) would look for it elsewhere and never process it.
@@ -275,7 +293,10 @@ class InboundAssociation extends Scp {
           }
         } catch (e) {
           // Stored bytes we cannot read would never be processed: say so to the sender now.
-          answer = { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('')}`.slice(0, 64) };
+          answer =
+            e instanceof DatasetMismatch
+              ? { status: StoreStatus.datasetDoesNotMatchSopClass, comment: e.message.slice(0, 64) }
+              : { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('')}`.slice(0, 64) };
           if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
         }
       }

@@ -25,6 +25,12 @@ interface Cursor {
   src: Source;
   pos: number;
   explicit: boolean;
+  /** Top-level Pixel Data: its byte length, 'encapsulated', or undefined when absent. */
+  pixelData?: number | 'encapsulated';
+}
+
+export interface StructureFacts {
+  pixelData?: number | 'encapsulated';
 }
 
 /** The next n header bytes at the cursor, or a "truncated" error. */
@@ -66,6 +72,7 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
       len = h.readUInt32LE(4);
       c.pos += 8;
     }
+    if (depth === 0 && group === 0x7fe0 && element === 0x0010) c.pixelData = len === UNDEFINED ? 'encapsulated' : len;
     if (len === UNDEFINED) {
       // A sequence, or encapsulated Pixel Data: items until the sequence delimiter.
       // UN of undefined length is a sequence encoded in Implicit VR (PS3.5 6.2.2).
@@ -127,7 +134,7 @@ export function checkDatasetStructure(dataset: Buffer, explicitVr: boolean): voi
  * Checks a Part-10 file written by the spool, reading only element headers through a 64 kB
  * window (synchronous: a few reads per instance, even for a multi-GB one).
  */
-export async function checkStoredStructure(path: string, explicitVr: boolean): Promise<void> {
+export async function checkStoredStructure(path: string, explicitVr: boolean): Promise<StructureFacts> {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -145,7 +152,9 @@ export async function checkStoredStructure(path: string, explicitVr: boolean): P
     const offset = 144 + read(140, 4).readUInt32LE(0);
     if (offset > size) throw new MalformedDataset('truncated file meta');
     const src: Source = { length: size - offset, at: (pos, n) => read(offset + pos, n) };
-    if (walk({ src, pos: 0, explicit: explicitVr }, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+    const c: Cursor = { src, pos: 0, explicit: explicitVr };
+    if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+    return { pixelData: c.pixelData };
   } finally {
     closeSync(fd);
   }

@@ -24,7 +24,7 @@ for spec in a.model:
     bind = None
     if "@" in label:
         label, b = label.split("@"); bind = b
-    models.append((label, bind, load_model(path)))
+    models.append((label, bind, load_model(path, tta=label.endswith("+tta"))))
 rows = []
 for case in a.case:
     parts = case.split(":")
