@@ -207,7 +207,14 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     // series where the outbox looks; a re-run rebuilds the same UIDs (deterministic).
     const building = `${outDir}.building`;
     await rm(building, { recursive: true, force: true });
-    const result = await runStacks(metas, { target, interpolator, rules, outDir: building, log: processLog });
+    // SeriesNumbers other series of the study use (as far as this node has seen them), so the
+    // derived series gets a number of its own.
+    const usedSeriesNumbers: number[] = [];
+    for (const f of await spool.studySeriesSamples(studyInstanceUid)) {
+      const n = await readInstanceMeta(f).then((m) => m.seriesNumber).catch(() => undefined);
+      if (n !== undefined) usedSeriesNumbers.push(n);
+    }
+    const result = await runStacks(metas, { target, interpolator, rules, outDir: building, log: processLog, usedSeriesNumbers });
     await rm(outDir, { recursive: true, force: true });
     await rename(building, outDir).catch((e) => (result.stacks.some((x) => x.derived) ? Promise.reject(e) : undefined));
     for (const s of result.stacks) {

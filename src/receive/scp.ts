@@ -5,6 +5,7 @@
 // Nothing a peer sends may take the process down: dcmjs-dimse dispatches events through
 // async-event-emitter2, where a throwing one-argument listener becomes an unhandled promise
 // rejection, so every override below catches everything and answers with a status or an abort.
+import { metrics, refusalReason, rejectReason } from '../admin/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { bcp195Options } from '../core/tls-profile.js';
@@ -170,6 +171,7 @@ class InboundAssociation extends Scp {
       );
       if (!decision.accept) {
         this.log.warn('association rejected', { event: 'association-rejected', ...this.who(), reason: decision.why });
+        metrics.associationRejected(rejectReason(decision.source, decision.reason));
         this.sendAssociationReject(decision.result, decision.source, decision.reason);
         this.sock.end();
         return;
@@ -191,6 +193,7 @@ class InboundAssociation extends Scp {
       association.setMaxPduLength(theirs > 0 ? Math.min(theirs, ours) : ours);
       this.opened = Date.now();
       this.log.info('association opened', { event: 'association-open', ...this.who(), contextsAccepted: accepted, contextsRejected: contexts.length - accepted });
+      metrics.associationAccepted();
       this.sendAssociationAccept();
     });
   }
@@ -310,11 +313,13 @@ class InboundAssociation extends Scp {
 
     if (answer.status !== StoreStatus.success || !meta || !stored) {
       this.counts.refused++;
+      metrics.instanceRefused(refusalReason(answer.status));
       this.log.warn('instance refused', {
         event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid: request.getAffectedSopClassUid(), status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.comment,
       });
       return;
     }
+    metrics.instanceReceived({ duplicate: stored.duplicate });
     if (stored.duplicate) this.counts.duplicates++;
     else this.counts.stored++;
     this.counts.bytes += bytes;

@@ -162,6 +162,19 @@ export class FsSpool implements Spool {
     for (const [k, v] of this.index) if (v === seriesKey) this.index.delete(k);
   }
 
+  /** One stored file of every series of a study (e.g. to learn the SeriesNumbers it uses). */
+  async studySeriesSamples(studyUid: string): Promise<string[]> {
+    const studyDir = join(this.root, uidFileName(studyUid));
+    const series = await readdir(studyDir, { withFileTypes: true }).catch(() => []);
+    const out: string[] = [];
+    for (const d of series) {
+      if (!d.isDirectory() || d.name.startsWith('.')) continue;
+      const first = (await readdir(join(studyDir, d.name)).catch(() => [] as string[])).find((n) => n.endsWith('.dcm'));
+      if (first) out.push(join(studyDir, d.name, first));
+    }
+    return out;
+  }
+
   /** Every series directory in the spool (start-up recovery and retention walk these). */
   async seriesDirs(): Promise<string[]> {
     await this.init();
