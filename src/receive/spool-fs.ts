@@ -9,6 +9,7 @@
 // series is a sender error (UIDs are globally unique); we keep both, each under its own series,
 // and log a warning: refusing would lose data the sender thinks is stored, overwriting would
 // corrupt the first series, and the assemble stage groups by series so both stay consistent.
+import { fsyncDir } from '../core/durable-fs.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,14 +37,6 @@ export interface FsSpoolOptions {
   log?: Logger;
 }
 
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 function code(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException)?.code;

@@ -6,8 +6,9 @@
 // an entry caught in 'sending' by a crash is sent again (at-least-once: the peer sees the
 // same SOP Instance UIDs again, which PACS treat as a resend).
 import { metrics } from '../admin/metrics.js';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { writeFileDurable } from '../core/durable-fs.js';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type Logger } from '../core/log.js';
 import { storeFiles, type StoreDestination, type StoreResult } from './scu.js';
@@ -67,24 +68,6 @@ export interface OutboxOptions {
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
 const key = (s: string) => (SAFE.test(s) && !s.startsWith('.') ? s : `h${createHash('sha256').update(s).digest('hex').slice(0, 40)}`);
-
-async function writeDurable(dir: string, name: string, data: string): Promise<void> {
-  const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
 
 function summarize(failed: StoreResult[], total: number): string {
   const reasons = [...new Set(failed.map((r) => r.error ?? `status ${r.status}`))];
@@ -255,7 +238,7 @@ export class Outbox {
   }
 
   private async save(e: OutboxEntry): Promise<void> {
-    await writeDurable(this.dir, `${e.id}.json`, JSON.stringify(e, null, 1));
+    await writeFileDurable(join(this.dir, `${e.id}.json`), JSON.stringify(e, null, 1));
     this.entries.set(e.id, e);
   }
 
@@ -263,7 +246,7 @@ export class Outbox {
     this.loaded ??= (async () => {
       await mkdir(this.dir, { recursive: true });
       for (const name of await readdir(this.dir)) {
-        if (name.startsWith('.') && name.endsWith('.tmp')) {
+        if (name.endsWith('.tmp')) { // left by a crash mid-write (src/core/durable-fs.ts)
           await unlink(join(this.dir, name)).catch(() => undefined); // a crash mid-write
           continue;
         }
