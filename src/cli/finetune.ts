@@ -78,7 +78,19 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
     const minutes = opts.minutes ?? 8;
     say(`finetune 1/3: self-supervised fine-tuning on ${from} from ${init} (at most ${minutes} min of training)`);
     const args = ['finetune-self', '--init', init, '--target', from, '--out', work, '--minutes', String(minutes), '--threads', String(opts.threads ?? 2)];
-    let code = await runTraining(args, (l) => say(`  ${l.replace(/^\[[^\]]*\]\s*/, '')}`));
+    // The stage prints a step line with its ETA every 25 steps; between them, a heartbeat with
+    // the ETA from the time cap, so a slow CPU never looks stuck.
+    let last = Date.now();
+    const heartbeat = setInterval(() => {
+      if (Date.now() - last < 30_000) return;
+      const elapsed = (Date.now() - started) / 1000;
+      say(`  training: ${elapsed.toFixed(0)} s elapsed, ETA at most ${Math.max(0, minutes * 60 - elapsed).toFixed(0)} s (time cap) + export`);
+      last = Date.now();
+    }, 5_000);
+    let code = await runTraining(args, (l) => {
+      last = Date.now();
+      say(`  ${l.replace(/^\[[^\]]*\]\s*/, '')}`);
+    }).finally(() => clearInterval(heartbeat));
     if (code !== 0) {
       console.error(`finetune: the training stage failed (exit ${code}); see the lines above`);
       return 1;

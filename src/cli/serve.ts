@@ -26,7 +26,7 @@ export async function serve(opts: { config: string }): Promise<void> {
   let node;
   let model: Awaited<ReturnType<typeof createServeModel>>;
   try {
-    // The model sits behind a reloadable holder (SIGHUP below); classical methods: startNode's own.
+    // The model sits behind a reloadable holder (SIGHUP reloads it); classical: startNode builds its own.
     model = await createServeModel(config, log);
     const reloadable = model;
     // Installed before the node starts, so a SIGHUP never meets the default action (exit).
