@@ -52,6 +52,13 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=8.0, help="hard wall-clock cap for the training loop")
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--val-frac", type=float, default=0.25)
+    p.add_argument("--replay", action="append", default=[],
+                   help="high-resolution MR (as for finetune-mr) replayed each step against forgetting, also used as a "
+                        "guard set: weights that lose more than --guard-tol on it are never kept")
+    p.add_argument("--replay-frac", type=float, default=0.5)
+    p.add_argument("--replay-patch", type=int, default=64)
+    p.add_argument("--replay-resolutions", default="1.5,2.0,3.0")
+    p.add_argument("--guard-tol", type=float, default=0.01)
     p.add_argument("--input-slab", type=float, default=0.0,
                    help="thick-slice profile of the inputs, as a fraction of the slice spacing (0 = sharp inputs; "
                         "~thickness/spacing for real thick-slice targets; 1 with --drop K --thick)")

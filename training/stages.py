@@ -141,9 +141,20 @@ def finetune_self(args):
         raise SystemExit("no target series found")
     sampler = SelfSampler(targets, log=log, val_frac=args.val_frac, input_slab=args.input_slab)
     val = _val_fn(sampler.val_batches())
+    replay = guard = None
+    if args.replay:
+        # replay of stage-2 data against forgetting, and a guard set that refuses weights which
+        # lose more than --guard-tol on general high-resolution MR triplets
+        replay = MRSampler(args.replay, resolutions=[float(r) for r in args.replay_resolutions.split(",")],
+                           log=log)
+        grng = np.random.default_rng(args.seed + 2000)
+        guard = _val_fn([replay.sample(grng, 16, args.replay_patch) for _ in range(3)])
     start_state = copy.deepcopy(model.state_dict())
     before = val(model)
     log("held-out self-supervised L1 before: %.5f" % before)
+    g_before = guard(model) if guard else None
+    if guard:
+        log("guard (general MR) L1 before: %.5f (tolerance +%.1f%%)" % (g_before, 100 * args.guard_tol))
     best = (before, start_state, 0)
     dev = device()
     model.to(dev).train()
@@ -153,15 +164,22 @@ def finetune_self(args):
     for step in range(1, args.steps + 1):
         a, b, gt, t = _tensors(sampler.sample(rng, args.batch), dev)
         loss = charbonnier(model(a, b, t), gt)
+        if replay is not None:
+            ra, rb, rg, rt = _tensors(replay.sample(rng, max(1, int(args.batch * args.replay_frac)), args.replay_patch), dev)
+            loss = loss + charbonnier(model(ra, rb, rt), rg)
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % args.eval_every == 0 or step == args.steps:
-            v = val(model); model.train()
-            if v < best[0]:
+            v = val(model)
+            gv = guard(model) if guard else None
+            model.train()
+            ok = gv is None or gv <= g_before * (1 + args.guard_tol)
+            if v < best[0] and ok:
                 best = (v, copy.deepcopy(model.state_dict()), step)
-            log.progress(step, args.steps, "train %.5f held-out %.5f (best %.5f @%d)" % (ema, v, best[0], best[2]),
-                         deadline=budget)
+            log.progress(step, args.steps, "train %.5f held-out %.5f%s (best %.5f @%d)" % (
+                ema, v, "" if gv is None else " guard %.5f%s" % (gv, "" if ok else " REJECTED"), best[0], best[2]),
+                deadline=budget)
         if time.time() - t0 > budget:
             log("time budget %.1f min reached at step %d" % (args.minutes, step)); break
     improved = best[0] < before * (1 - args.min_rel_gain)
@@ -175,7 +193,9 @@ def finetune_self(args):
             % (best[0], before))
     cfg["stages"].append({"stage": "finetune-self", "data": [l for _, _, l in targets], "steps": step,
                           "kept_step": best[2] if improved else 0, "heldout_before": before, "heldout_after": after,
-                          "fell_back": not improved, "seed": args.seed, "input_slab": args.input_slab})
+                          "fell_back": not improved, "seed": args.seed, "input_slab": args.input_slab,
+                          "replay": [os.path.basename(os.path.normpath(p)) for p in args.replay],
+                          "guard_tol": args.guard_tol if args.replay else None})
     save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
     res = {"heldout_before": before, "heldout_after": after, "fell_back": not improved,
            "steps": step, "seconds": round(time.time() - t_start, 1)}
