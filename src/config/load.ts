@@ -26,16 +26,24 @@ function matchKey(node: Tree, segment: string, schemaKeys: string[]): string | n
   return known ?? segment;
 }
 
-/** Keys the schema knows at each level, so an override can set a key absent from the file. */
-const SCHEMA_KEYS = [
-  'dicom', 'aeTitle', 'host', 'port', 'allowedCallers', 'maxPduLength', 'storage', 'dir', 'pipeline',
-  'stableSeconds', 'targetSpacingMm', 'factor', 'method', 'modelPath', 'select', 'minSpacingRatio',
-  'minSpacingMm', 'minSlices', 'modalities', 'send', 'maxAttempts', 'baseDelaySeconds', 'maxDelaySeconds',
-  'callingAeTitle', 'destinations', 'name', 'log', 'level', 'file', 'admin', 'enabled', 'token',
-  // receive/send hardening
-  'maxAssociations', 'timeouts', 'associationSeconds', 'pduSeconds', 'idleSeconds', 'maxInstanceMb',
-  'minFreeMb', 'retentionHours', 'timeoutSeconds', 'tls', 'cert', 'key', 'ca', 'requireClientCert',
-];
+/** Every key name the schema knows, at any depth, so an override can set a key absent from the file. */
+function schemaKeys(schema: unknown, out = new Set<string>()): Set<string> {
+  // zod 4 keeps each wrapper's definition in _zod.def: objects have a shape, arrays an element,
+  // and defaults, prefaults, nullables and unions wrap inner types.
+  const def = (schema as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+  if (!def) return out;
+  if (def.shape && typeof def.shape === 'object') {
+    for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) {
+      out.add(k);
+      schemaKeys(v, out);
+    }
+  }
+  for (const inner of [def.innerType, def.element, def.in, def.out]) if (inner) schemaKeys(inner, out);
+  if (Array.isArray(def.options)) for (const o of def.options) schemaKeys(o, out);
+  return out;
+}
+
+const SCHEMA_KEYS = [...schemaKeys(configSchema)];
 
 /** Applies environment overrides in place; returns the variables used (names only, for the log). */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {

@@ -120,7 +120,8 @@ export interface DerivedSliceInput {
   /** The new centre-to-centre spacing (mm). */
   spacingMm: number;
   derivationDescription: string;
-  softwareVersion: string;
+  /** Our version; for the learned model also its name, version and hash (each value <= 64 chars). */
+  softwareVersion: string | string[];
   pixel: PixelModule;
   /** Stored pixel values, little endian, Rows*Columns*BitsAllocated/8 bytes. */
   pixelData: ArrayBuffer;

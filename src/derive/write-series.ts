@@ -137,7 +137,7 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
       seriesDescription,
       spacingMm,
       derivationDescription,
-      softwareVersion: PACKAGE_VERSION,
+      softwareVersion: input.method === 'model' ? [PACKAGE_VERSION, input.interpolatorDescription.slice(0, 64)] : PACKAGE_VERSION,
       pixel,
       pixelData: toArrayBuffer(pixels),
       createdAt,

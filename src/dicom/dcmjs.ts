@@ -1,7 +1,7 @@
 // The one typed wrapper around dcmjs (which ships no type declarations). Everything else in
 // the node imports DICOM parsing and writing from here, so the untyped surface stays small.
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 // @ts-ignore: dcmjs has no type declarations; this module is the typed boundary.
 import dcmjsModule from 'dcmjs';
 
@@ -89,6 +89,10 @@ function toArrayBuffer(buf: Buffer | ArrayBuffer | Uint8Array): ArrayBuffer {
 
 /** Parses a Part-10 file held in memory. Throws a plain Error on malformed input. */
 export function parsePart10(buf: Buffer | ArrayBuffer | Uint8Array, opts: ParseOptions = {}): ParsedDicom {
+  return parseDict(buf, opts).parsed;
+}
+
+function parseDict(buf: Buffer | ArrayBuffer | Uint8Array, opts: ParseOptions): { parsed: ParsedDicom; reachedPixelData: boolean } {
   const options: Record<string, unknown> = {
     ignoreErrors: opts.lenient ?? false,
     untilTag: opts.headerOnly ? '7FE00010' : null,
@@ -96,13 +100,41 @@ export function parsePart10(buf: Buffer | ArrayBuffer | Uint8Array, opts: ParseO
     noCopy: false,
   };
   const dict = dcmjs.data.DicomMessage.readFile(toArrayBuffer(buf), options);
+  const reachedPixelData = '7FE00010' in dict.dict;
   const meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta);
   const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
   if (opts.headerOnly) delete dataset.PixelData;
-  return { meta, dataset, transferSyntaxUid: String(meta.TransferSyntaxUID ?? '') };
+  return { parsed: { meta, dataset, transferSyntaxUid: String(meta.TransferSyntaxUID ?? '') }, reachedPixelData };
 }
 
+/**
+ * Header reads look at the file's first 64 KB, then 256 KB, and only then the whole file: the
+ * header is accepted only once the parse reached Pixel Data (dcmjs stops quietly at the end of
+ * a short buffer, so a parse that ends early proves nothing). Saves reading and copying the
+ * pixels of every received instance just to group it.
+ */
+const HEADER_PROBES = [65536, 262144];
+
 export async function readPart10(path: string, opts: ParseOptions = {}): Promise<ParsedDicom> {
+  if (opts.headerOnly) {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      for (const n of HEADER_PROBES) {
+        if (n >= size) break;
+        const chunk = Buffer.alloc(n);
+        await fh.read(chunk, 0, n, 0);
+        try {
+          const { parsed, reachedPixelData } = parseDict(chunk, opts);
+          if (reachedPixelData) return parsed;
+        } catch {
+          /* cut inside an element: read more */
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
   return parsePart10(await readFile(path), opts);
 }
 

@@ -8,5 +8,6 @@ import { createClassicalInterpolator } from '../interpolate/classical.js';
 export async function createInterpolator(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolator> {
   if (method === 'linear' || method === 'cubic') return createClassicalInterpolator(method);
   const { createModelInterpolator } = await import('../interpolate/model-interpolator.js');
-  return createModelInterpolator(cfg.pipeline.modelPath, log);
+  const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
+  return createModelInterpolator(cfg.pipeline.modelPath, log, engineOptionsFromPipeline(cfg.pipeline));
 }

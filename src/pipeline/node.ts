@@ -78,7 +78,10 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
   // The same interpolator with the crash harness's 'mid-series-job' fail point after it.
   const interpolator: Interpolator = {
     method: baseInterpolator.method,
-    description: baseInterpolator.description,
+    // A getter: after a SIGHUP model reload the derived series must name the new model.
+    get description() {
+      return baseInterpolator.description;
+    },
     interpolate: async (volume, plan) => {
       const out = await baseInterpolator.interpolate(volume, plan);
       failpoint('mid-series-job');
