@@ -7,14 +7,15 @@ PY=${PY:-/usr/bin/python3}
 RUNS=${RUNS:-training/runs}
 T=/usr/share/mricron/templates
 MR=../shared/data/mr
-# stage 1: video frame interpolation (~20 min)
+# stage 1: video frame interpolation (~20-35 min)
 nice -n 10 $PY -m training pretrain-video --video ../shared/data/video --out $RUNS/s1 --steps 1600 --batch 12 --patch 96 --seed 0
-# stage 2: high-resolution MR slice triplets, all three axes, random gaps (~55 min)
+# stage 2: high-resolution MR slice triplets, all three axes, random gaps (52-min cap)
 nice -n 10 $PY -m training finetune-mr --init $RUNS/s1/model.pt --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
-  --out $RUNS/s2 --steps 4800 --batch 12 --patch 96 --seed 0
-# stage 3: self-supervised on real thick-slice series (never the Siemens isotropic volume) (~8 min)
+  --out $RUNS/s2 --steps 3600 --minutes 52 --batch 12 --patch 96 --seed 0
+# stage 3: self-supervised on real thick-slice series (never the Siemens isotropic volume) (7-min cap)
 nice -n 10 $PY -m training finetune-self --init $RUNS/s2/model.pt \
   --target $MR/siemens-asl-6mm-thick-7.5mm-spacing --target $MR/philips-pcasl-oblique-4mm \
   --target $MR/canon-axial-oblique-36deg --target $MR/canon-sagittal-oblique-28deg \
-  --out $RUNS/s3-thick --steps 400 --seed 0
-$PY -m training export --ckpt $RUNS/s3-thick/model.pt --out models/interslice-v1.onnx --version 1.0.0
+  --replay $T/ch2.nii.gz --replay $T/ch2better.nii.gz \
+  --out $RUNS/s3-thick-replay --steps 300 --minutes 7 --seed 0
+$PY -m training export --ckpt $RUNS/s3-thick-replay/model.pt --out models/interslice-v1.onnx --version 1.0.0

@@ -51,7 +51,8 @@ test('finetune-mr on a mricron template', async () => {
 test('finetune-self on a 12-slice thick series reports held-out loss before/after', async () => {
   const out = join(dir, 's3');
   await py(['finetune-self', '--init', join(dir, 's2', 'model.pt'), '--target',
-    join(SHARED, 'data', 'mr', 'siemens-asl-6mm-thick-7.5mm-spacing'), '--out', out, '--steps', '4', '--eval-every', '2', '--batch', '2']);
+    join(SHARED, 'data', 'mr', 'siemens-asl-6mm-thick-7.5mm-spacing'), '--replay', CH2, '--replay-resolutions', '4.0',
+    '--replay-patch', '32', '--out', out, '--steps', '4', '--eval-every', '2', '--batch', '2']);
   const res = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
   console.log('finetune-self smoke:', res);
   assert.equal(typeof res.heldout_before, 'number');
