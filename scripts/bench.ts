@@ -4,6 +4,7 @@
 // 24-slice 512^2 series, peak RSS for 100/500/2,000-instance series. Every figure is the median
 // of several runs. Runs in a private network namespace (loopback only), as the tests do. Never
 // part of `npm test`.
+import { progressLine } from '../src/core/progress.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,26 +44,34 @@ const out = opt('--out') ?? join(ROOT, 'BENCHMARKS.md');
 const modelPath = opt('--model') ?? join(ROOT, 'models/interslice-v1.onnx');
 const work = mkdtempSync(join(tmpdir(), 'interslice-bench-'));
 const say = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+// One progress line with an ETA as each section starts (sections weighted equally).
+const sections = ['receive', 'interpolate', 'e2e', 'memory'].filter((x) => only.has(x));
+const benchStart = Date.now();
+const section = (name: string) => say(progressLine('bench', sections.indexOf(name), sections.length, Date.now() - benchStart, `next: ${name}`));
 
 const results: BenchResults = { machine: machine(), quick, startedAt: new Date().toISOString(), loads: {}, modelPath };
 try {
   if (!existsSync(modelPath)) throw new Error(`model ${modelPath} not found (--model FILE)`);
   if (only.has('receive')) {
+    section('receive');
     results.loads.receive = load();
     say(`receive (load ${results.loads.receive})`);
     results.receive = await benchReceive(work, quick ? 100 : 500, quick ? 3 : 5, say);
   }
   if (only.has('interpolate')) {
+    section('interpolate');
     results.loads.interpolate = load();
     say(`interpolate (load ${results.loads.interpolate})`);
     results.interpolate = await benchInterpolate(modelPath, quick ? { model: 1, classical: 3 } : { model: 3, classical: 5 }, say);
   }
   if (only.has('e2e')) {
+    section('e2e');
     results.loads.e2e = load();
     say(`end to end (load ${results.loads.e2e})`);
     results.e2e = await benchE2e(work, ['cubic', 'model'], quick ? 1 : 3, say);
   }
   if (only.has('memory')) {
+    section('memory');
     results.loads.memory = load();
     say(`memory (load ${results.loads.memory})`);
     const plan = quick
@@ -70,6 +79,7 @@ try {
       : [{ instances: 100, runs: 3 }, { instances: 500, runs: 3 }, { instances: 2000, runs: 2 }];
     results.memory = await benchMemory(work, plan, say);
   }
+  say(progressLine('bench', sections.length, sections.length, Date.now() - benchStart));
   results.loads.end = load();
   results.finishedAt = new Date().toISOString();
   // Hand-written analysis below the marker survives a re-run.
