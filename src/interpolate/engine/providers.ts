@@ -3,7 +3,7 @@
 // provider runs the model and why the faster ones did not.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
 
 const require = createRequire(import.meta.url);
@@ -36,7 +36,7 @@ export function cudaUnavailableReason(dir = nativeLibraryDir()): string | undefi
   const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   if (existsSync(join(dir, lib))) return undefined;
   return (
-    `CUDA provider library ${lib} is not installed in ${dir}: the onnxruntime-node npm package bundles only the CPU ` +
+    `CUDA provider library ${lib} is not installed in ${relative(process.cwd(), dir) || dir}: the onnxruntime-node npm package bundles only the CPU ` +
     `and WebGPU providers (its CUDA download is skipped offline); build the Docker image with --build-arg VARIANT=cuda`
   );
 }
