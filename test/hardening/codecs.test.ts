@@ -3,7 +3,7 @@
 // JPEG 2000 encoder). Each decodes bit-exactly to the original pixels; a JPEG-LS series pushed
 // with storescu is stored as received (compressed) and processed into a full derived series.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +116,8 @@ describe('compressed input (dcmjs-codecs)', () => {
       const written = await node.waitFor((l) => l.message === 'derived series written', 60_000, 'derived series');
       assert.equal(written.slices, 89);
       const outDir = join(work, 'var', 'out');
-      await until(() => readdirSync(outDir, { recursive: true }).filter((n) => String(n).endsWith('.dcm')).length === 89, 30_000, 'derived files');
+      // The series is copied to out/ after the 'written' log line: wait for the folder too.
+      await until(() => existsSync(outDir) && readdirSync(outDir, { recursive: true }).filter((n) => String(n).endsWith('.dcm')).length === 89, 30_000, 'derived files');
     } finally {
       await node.stop();
     }
