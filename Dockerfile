@@ -13,8 +13,8 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 ARG VARIANT
 RUN if [ "$VARIANT" = "cuda" ]; then sed -i '/onnxruntime-node-install/d' .npmrc; \
-      npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install-cuda=v12 \
-        && npm rebuild onnxruntime-node --foreground-scripts; \
+      npm ci --omit=dev --no-audit --no-fund \
+        && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts; \
     else npm ci --omit=dev --no-audit --no-fund; fi
 
 # ---- runtime bases ----
