@@ -84,6 +84,6 @@ export async function createModelInterpolator(path: string, log?: Logger, option
   const version = session.metadata.version ?? 'unversioned';
   const description = `model ${name} ${version} sha256:${sha256.slice(0, 16)}`;
   const notUsed = Object.fromEntries(session.attempts.filter((a) => !a.ok).map((a) => [a.provider, a.reason]));
-  log?.info('interpolation model loaded', { path, name, version, sha256, executionProvider: session.provider, requested: options.provider, notUsed });
+  log?.info('interpolation model loaded', { path, modelName: name, modelVersion: version, sha256, executionProvider: session.provider, requested: options.provider, notUsed });
   return new ModelInterpolator(session, description, sha256, path, options);
 }
