@@ -108,7 +108,7 @@ export class FsSpool implements Spool {
             bytes += (chunk as Buffer).length;
           }
         }
-        await fh.sync();
+        await fh.datasync(); // data and the size needed to read it back; the folder fsync below makes the name durable
       } finally {
         await fh.close();
       }
