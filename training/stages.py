@@ -96,32 +96,32 @@ def _val_fn(batches):
     return f
 
 
+def _train_and_save(args, stage, model, cfg, history, log, rng, sampler, data_paths, val_batches, val_note=""):
+    """The supervised stages' common tail: a fixed validation set, the training loop, the
+    stage record in the checkpoint's config, the checkpoint."""
+    vrng = np.random.default_rng(args.seed + 1000)
+    val = _val_fn([sampler.sample(vrng, 16, args.patch) for _ in range(val_batches)])
+    log("val L1 before %.5f%s" % (val(model), val_note))
+    n = train_loop(model, sampler, args, log, stage, history, val=val, rng=rng)
+    cfg["stages"].append({"stage": stage, "data": [os.path.basename(os.path.normpath(p)) for p in data_paths],
+                          "steps": n, "batch": args.batch, "patch": args.patch, "seed": args.seed})
+    save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
+    log("saved %s" % os.path.join(args.out, "model.pt"))
+
+
 def pretrain_video(args):
     model, cfg, history, log, rng = _start(args, "pretrain-video")
     sampler = VideoSampler(args.video, scale=args.scale, max_frames=args.max_frames, max_gap=args.max_gap,
                            log=log, max_clips=args.max_clips)
-    vrng = np.random.default_rng(args.seed + 1000)
-    val = _val_fn([sampler.sample(vrng, 16, args.patch) for _ in range(2)])
-    log("val L1 before %.5f (linear blend == untrained model)" % val(model))
-    n = train_loop(model, sampler, args, log, "pretrain-video", history, val=val, rng=rng)
-    cfg["stages"].append({"stage": "pretrain-video", "data": [os.path.basename(os.path.normpath(p)) for p in args.video],
-                          "steps": n, "batch": args.batch, "patch": args.patch, "seed": args.seed})
-    save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
-    log("saved %s" % os.path.join(args.out, "model.pt"))
+    _train_and_save(args, "pretrain-video", model, cfg, history, log, rng, sampler, args.video, val_batches=2,
+                    val_note=" (linear blend == untrained model)")
 
 
 def finetune_mr(args):
     model, cfg, history, log, rng = _start(args, "finetune-mr")
     sampler = MRSampler(args.mr, resolutions=[float(r) for r in args.resolutions.split(",")],
                         max_gap=args.max_gap, p_thick=args.p_thick, log=log)
-    vrng = np.random.default_rng(args.seed + 1000)
-    val = _val_fn([sampler.sample(vrng, 16, args.patch) for _ in range(4)])
-    log("val L1 before %.5f" % val(model))
-    n = train_loop(model, sampler, args, log, "finetune-mr", history, val=val, rng=rng)
-    cfg["stages"].append({"stage": "finetune-mr", "data": [os.path.basename(os.path.normpath(p)) for p in args.mr],
-                          "steps": n, "batch": args.batch, "patch": args.patch, "seed": args.seed})
-    save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
-    log("saved %s" % os.path.join(args.out, "model.pt"))
+    _train_and_save(args, "finetune-mr", model, cfg, history, log, rng, sampler, args.mr, val_batches=4)
 
 
 def finetune_self(args):
