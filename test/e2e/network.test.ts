@@ -5,13 +5,14 @@
 // planned spacing; source slices must come back bit-exact; and `interslice process` on the
 // same folders must give the same derived pixels as the network path.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MR_DIR, startStorescp, storescu, type Storescp } from '../helpers/peers.js';
+import { serve, type LogLine, type Served } from '../helpers/serve.js';
 import {
   GEOMETRY_WARNINGS, dciodvfyErrors, dcm2niix, enhancedFramePositions, haveTool, listFiles, readInstance, type InstanceInfo,
 } from '../helpers/dicom-tools.js';
@@ -55,11 +56,6 @@ const EXPECTED: Record<string, { sopClass: string; stacks: ExpectedStack[]; refu
   enhanced: { sopClass: ENHANCED_MR, singleVolume: true, stacks: [{ action: 'process', slices: 40, derived: 39 * 4 + 1, spacingMm: 1 }] },
 };
 
-interface LogLine {
-  message: string;
-  [k: string]: unknown;
-}
-
 const tools = haveTool('storescu') && haveTool('storescp') && haveTool('dciodvfy') && haveTool('dcm2niix');
 
 /** Source instances of a folder, read once. */
@@ -76,9 +72,9 @@ function sameVec(a: number[] | undefined, b: number[] | undefined, tol: number):
 describe('end to end over DICOM: storescu -> interslice serve -> storescp', { skip: tools ? false : 'DCMTK, dciodvfy or dcm2niix missing' }, () => {
   const work = mkdtempSync(join(tmpdir(), 'interslice-e2e-'));
   let pacs: Storescp;
-  let node: ChildProcess;
+  let node: Served;
   let nodePort = 0;
-  const logs: LogLine[] = [];
+  let logs: LogLine[] = [];
   const pushes = new Map<string, { code: number | null; out: string }>();
   /** Derived instances received by the PACS, grouped by derived SeriesInstanceUID. */
   const derivedSeries = new Map<string, InstanceInfo[]>();
@@ -87,40 +83,19 @@ describe('end to end over DICOM: storescu -> interslice serve -> storescp', { sk
   before(async () => {
     mkdirSync(join(work, 'pacs'), { recursive: true });
     pacs = await startStorescp(join(work, 'pacs'), { aeTitle: 'PACS' });
-    const cfg = join(work, 'config.yaml');
-    writeFileSync(
-      cfg,
-      [
+    node = await serve({
+      work,
+      config: [
         'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
         `storage: { dir: ${JSON.stringify(join(work, 'var'))} }`,
         'pipeline: { stableSeconds: 2, targetSpacingMm: 1.0, method: cubic }',
         'send: { baseDelaySeconds: 1, maxDelaySeconds: 5 }',
         `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
         'admin: { port: 0 }',
-      ].join('\n'),
-    );
-    node = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let buf = '';
-    node.stderr!.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          logs.push({ message: `(not JSON) ${line}` });
-        }
-      }
+      ],
     });
-    const deadline = Date.now() + 30_000;
-    while (!nodePort) {
-      const started = logs.find((l) => l.message === 'node started');
-      if (started) nodePort = Number(started.port);
-      else if (Date.now() > deadline || node.exitCode !== null) throw new Error(`node did not start: ${JSON.stringify(logs)}`);
-      else await new Promise((r) => setTimeout(r, 100));
-    }
+    nodePort = node.port;
+    logs = node.logs;
     for (const folder of Object.keys(EXPECTED)) {
       const r = await storescu('127.0.0.1', nodePort, [join(MR_DIR, folder)], { callingAe: 'MODALITY', timeoutMs: 120_000 });
       pushes.set(folder, { code: r.code, out: r.stdout + r.stderr });
@@ -148,7 +123,7 @@ describe('end to end over DICOM: storescu -> interslice serve -> storescp', { sk
   });
 
   after(async () => {
-    node?.kill('SIGTERM');
+    await node?.stop();
     await pacs?.stop();
     if (process.env.KEEP_E2E) console.log(`e2e work dir kept: ${work}`);
     else rmSync(work, { recursive: true, force: true });

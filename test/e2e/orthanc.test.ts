@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MR_DIR, dcmtkEnv, freePort, waitForPort } from '../helpers/peers.js';
 import { haveTool, listFiles, readInstance } from '../helpers/dicom-tools.js';
+import { serve, type Served } from '../helpers/serve.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LUA = join(ROOT, 'deploy/route-to-interslice.lua');
@@ -138,35 +139,31 @@ async function sourceStudy(folder: string): Promise<string> {
 
 describe('Orthanc round trip', { skip: haveTool('Orthanc') ? false : 'Orthanc not installed' }, () => {
   const work = mkdtempSync(join(tmpdir(), 'interslice-orthanc-'));
-  let node: ChildProcess;
+  let node: Served;
   let nodePort = 0;
-  let nodeLog = '';
   let orthanc: Orthanc | undefined;
   let orthancDicomPort = 0;
 
   before(async () => {
-    nodePort = await freePort();
     orthancDicomPort = await freePort();
     // The node's destination is Orthanc's DICOM port; each phase's Orthanc binds that port.
-    writeFileSync(
-      join(work, 'node.yaml'),
-      [
-        `dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: ${nodePort} }`,
+    node = await serve({
+      work,
+      config: [
+        'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
         `storage: { dir: ${JSON.stringify(join(work, 'var'))} }`,
         'pipeline: { stableSeconds: 2, method: cubic }',
         'send: { baseDelaySeconds: 1, maxDelaySeconds: 3 }',
         `destinations: [ { name: orthanc, aeTitle: ORTHANC, host: 127.0.0.1, port: ${orthancDicomPort} } ]`,
         'admin: { enabled: false }',
-      ].join('\n'),
-    );
-    node = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', join(work, 'node.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    node.stderr!.on('data', (d) => (nodeLog += d));
-    await waitForPort(nodePort, '127.0.0.1', 30_000);
+      ],
+    });
+    nodePort = node.port;
   });
 
   after(async () => {
     await orthanc?.stop();
-    node?.kill('SIGTERM');
+    await node?.stop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -191,7 +188,7 @@ describe('Orthanc round trip', { skip: haveTool('Orthanc') ? false : 'Orthanc no
     const deadline = Date.now() + 20_000;
     while (!/came from Interslice; not sent back/.test(orthanc.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     assert.match(orthanc.output(), /came from Interslice; not sent back/);
-    assert.doesNotMatch(nodeLog, /"code":"derived-by-us"/, 'the node never received its own output');
+    assert.doesNotMatch(node.raw(), /"code":"derived-by-us"/, 'the node never received its own output');
     await orthanc.stop();
     orthanc = undefined;
   });

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { Reject } from '../../src/receive/policy.js';
 import { echoscu, MR_DIR, storescu } from '../helpers/peers.js';
 import { closedWithin, requestAssociation } from './raw-assoc.js';
-import { serve, type Served } from './serve.js';
+import { serve, type Served } from '../helpers/serve.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 const ONE = join(ASL, readdirSync(ASL).sort()[0]);

@@ -14,7 +14,7 @@ import { readPart10 } from '../../src/dicom/dcmjs.js';
 import { storeFiles } from '../../src/send/scu.js';
 import { readFileMeta } from '../../src/send/file-dataset.js';
 import { MR_DIR, runTool, startStorescp, storescu } from '../helpers/peers.js';
-import { serve, until } from './serve.js';
+import { serve, until } from '../helpers/serve.js';
 
 const require = createRequire(import.meta.url);
 const { Context, NativeCodecs } = require('dcmjs-codecs') as typeof import('dcmjs-codecs');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MR_DIR, startStorescp, storescu } from '../helpers/peers.js';
 import { pacsContent } from './pacs.js';
-import { serve, until } from './serve.js';
+import { serve, until } from '../helpers/serve.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing'); // 12 slices -> 89 derived at 1 mm
 const ENHANCED = join(MR_DIR, 'enhanced'); // 1 instance, 40 frames -> 157 derived

@@ -13,7 +13,7 @@ import { backoffDelay, Outbox, type OutboxEntry } from '../../src/send/outbox.js
 import { storeFiles } from '../../src/send/scu.js';
 import { freePort, MR_DIR, startStorescp, storescu } from '../helpers/peers.js';
 import { pacsContent } from './pacs.js';
-import { serve, until } from './serve.js';
+import { serve, until } from '../helpers/serve.js';
 import { startProxy } from './tcp-proxy.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');

@@ -13,7 +13,7 @@ import { storeFiles, type StoreResult } from '../../src/send/scu.js';
 import { echoscu, MR_DIR } from '../helpers/peers.js';
 import { requestAssociation } from './raw-assoc.js';
 import { buildCorpus, buildFuzzCases, VARIANT_NAMES } from './corpus.js';
-import { serve, until, type LogLine, type Served } from './serve.js';
+import { serve, until, type LogLine, type Served } from '../helpers/serve.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 const FUZZ_CASES = Number(process.env.INTERSLICE_FUZZ_CASES ?? 200);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parsePart10, writePart10 } from '../../src/dicom/dcmjs.js';
 import { MR_DIR, storescu } from '../helpers/peers.js';
-import { serve } from './serve.js';
+import { serve } from '../helpers/serve.js';
 
 const ASSOCIATIONS = Number(process.env.INTERSLICE_LOAD_ASSOCIATIONS ?? 8);
 const PER_ASSOCIATION = Number(process.env.INTERSLICE_LOAD_INSTANCES ?? 500);

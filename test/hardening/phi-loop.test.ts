@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPart10, str } from '../../src/dicom/dcmjs.js';
 import { MR_DIR, startStorescp, storescu, type Storescp } from '../helpers/peers.js';
-import { serve, until, type Served } from './serve.js';
+import { serve, until, type Served } from '../helpers/serve.js';
 
 const DERIVED_SERIES = 10;
 const FULL = process.env.INTERSLICE_HARDENING_FULL === '1';

@@ -13,7 +13,7 @@ import { ProcessedMarkers } from '../../src/pipeline/processed.js';
 import { FsSpool } from '../../src/receive/spool-fs.js';
 import { Outbox } from '../../src/send/outbox.js';
 import { MR_DIR, startStorescp, storescu } from '../helpers/peers.js';
-import { serve } from './serve.js';
+import { serve } from '../helpers/serve.js';
 
 const HOUR = 3_600_000;
 const quiet = winston.createLogger({ silent: true });

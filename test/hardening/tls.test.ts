@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { echoscu, MR_DIR, startStorescp, storescu, type Storescp } from '../helpers/peers.js';
-import { ROOT, serve, until, type Served } from './serve.js';
+import { ROOT, serve, until, type Served } from '../helpers/serve.js';
 
 const haveOpenssl = (() => {
   try {

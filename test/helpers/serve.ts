@@ -1,6 +1,6 @@
-// Spawns a real `interslice serve` for the hardening tests and reads its JSON log lines (the
-// same way test/e2e/network.test.ts does), with helpers to wait for lines, the process's end
-// (a fail point's SIGKILL) and its resident memory.
+// Spawns a real `interslice serve` for the end-to-end and hardening tests and reads its JSON
+// log lines, with helpers to wait for lines, the process's end (a fail point's SIGKILL) and its
+// resident memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
