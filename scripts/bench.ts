@@ -41,7 +41,7 @@ if (process.env.INTERSLICE_IN_NETNS !== '1') {
 const quick = args.includes('--quick');
 const only = new Set((opt('--only') ?? 'receive,interpolate,e2e,memory').split(','));
 const out = opt('--out') ?? join(ROOT, 'BENCHMARKS.md');
-const modelPath = opt('--model') ?? join(ROOT, 'models/interslice-v1.onnx');
+const modelPath = opt('--model') ?? join(ROOT, 'models/interslice-v2.onnx');
 const work = mkdtempSync(join(tmpdir(), 'interslice-bench-'));
 const say = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 // One progress line with an ETA as each section starts (sections weighted equally).

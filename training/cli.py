@@ -15,6 +15,10 @@ def _common(p, steps, batch, patch, lr, minutes=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--context", type=int, choices=[2, 4], default=None,
+                   help="input slices: 2 (a, b) or 4 (p, a, b, q with a Catmull-Rom candidate)")
+    p.add_argument("--half-res", action="store_true", help="run the U-Net at half resolution (CPU speed)")
+    p.add_argument("--refine", type=int, default=None, help="channels of a full-resolution refinement head (0 = none)")
 
 
 def main(argv=None):
@@ -87,6 +91,8 @@ def main(argv=None):
     p = sub.add_parser("infer", help="run a model on raw float32 files (used by the parity test)")
     p.add_argument("--model", required=True)
     p.add_argument("--a", required=True); p.add_argument("--b", required=True)
+    p.add_argument("--p", default=None, help="context slice before a (4-slice models; default a)")
+    p.add_argument("--q", default=None, help="context slice after b (4-slice models; default b)")
     p.add_argument("--rows", type=int, required=True); p.add_argument("--cols", type=int, required=True)
     p.add_argument("--t", required=True, help="comma-separated t values")
     p.add_argument("--out", required=True)
@@ -127,8 +133,9 @@ def main(argv=None):
         ts = [float(v) for v in args.t.split(",")]
         a = torch.from_numpy(np.fromfile(args.a, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
         b = torch.from_numpy(np.fromfile(args.b, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
+        rd = lambda f, d: d if f is None else torch.from_numpy(np.fromfile(f, np.float32).reshape(1, 1, args.rows, args.cols)).repeat(len(ts), 1, 1, 1)
         with torch.no_grad():
-            y = m(a, b, torch.tensor(ts, dtype=torch.float32))
+            y = m(a, b, torch.tensor(ts, dtype=torch.float32), rd(args.p, a), rd(args.q, b))
         y.numpy().astype(np.float32).tofile(args.out)
 
 

@@ -54,6 +54,20 @@ def find_clips(root):
     return clips
 
 
+def context_indices(i, g, lo, hi):
+    """Indices of the context slices p (one gap before a=i) and q (one gap after b=i+g); outside
+    [lo, hi) they repeat a and b, as the node does at the ends of a stack."""
+    p = i - g if i - g >= lo else i
+    q = i + 2 * g if i + 2 * g < hi else i + g
+    return p, q
+
+
+def unpack(stacks, ts):
+    """(P, A, G, B, Q) stacks [n,5,h,w] -> the batch tuple (A, B, G, T, P, Q)."""
+    s = np.stack(stacks)
+    return s[:, 1], s[:, 3], s[:, 2], np.array(ts, np.float32), s[:, 0], s[:, 4]
+
+
 class VideoSampler:
     def __init__(self, roots, scale=0.5, max_frames=None, max_gap=6, log=print, max_clips=None):
         self.clips = []
@@ -73,8 +87,8 @@ class VideoSampler:
         self.max_gap = max_gap
 
     def sample(self, rng, n, patch):
-        A, B, G, T = [], [], [], []
-        while len(A) < n:
+        S, T = [], []
+        while len(S) < n:
             c = self.clips[rng.choice(len(self.clips), p=self.w)]
             F, H, W = c.shape
             g = int(rng.integers(2, min(self.max_gap, F - 1) + 1))
@@ -89,14 +103,15 @@ class VideoSampler:
                 if best is None or score > best[0]:
                     best = (score, y, x)
             _, y, x = best
-            tri = c[[i, i + j, i + g], y:y + ph, x:x + pw].astype(np.float32) / 255.0
+            pi, qi = context_indices(i, g, 0, F)
+            tri = c[[pi, i, i + j, i + g, qi], y:y + ph, x:x + pw].astype(np.float32) / 255.0
             tri = augment(rng, tri)
             t = j / g
             if rng.random() < 0.5:
                 tri = tri[::-1]; t = 1 - t
             tri = pad_to(tri, patch)
-            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
-        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+            S.append(tri); T.append(t)
+        return unpack(S, T)
 
 
 def augment(rng, tri):
@@ -148,27 +163,27 @@ class MRSampler:
         self.p_noise = p_noise
 
     def sample(self, rng, n, patch):
-        A, B, G, T = [], [], [], []
-        while len(A) < n:
+        S, T = [], []
+        while len(S) < n:
             v = self.vols[int(rng.integers(len(self.vols)))]
             ax = int(rng.integers(3))
             vv = np.moveaxis(v, ax, 0)
-            S, H, W = vv.shape
-            g = int(rng.integers(2, min(self.max_gap, S - 1) + 1))
+            S_, H, W = vv.shape
+            g = int(rng.integers(2, min(self.max_gap, S_ - 1) + 1))
             j = int(rng.integers(1, g))
-            i = int(rng.integers(0, S - g))
+            i = int(rng.integers(0, S_ - g))
             ph, pw = min(patch, H), min(patch, W)
             y = int(rng.integers(0, H - ph + 1)); x = int(rng.integers(0, W - pw + 1))
             gt = vv[i + j, y:y + ph, x:x + pw]
             if gt.mean() < 0.05 and rng.random() < 0.9:
                 continue
+            pi, qi = context_indices(i, g, 0, S_)
             if rng.random() < self.p_thick:
                 sub = vv[:, y:y + ph, x:x + pw]
-                a = slab(sub, i, g)
-                b = slab(sub, i + g, g)
+                ins = [slab(sub, k, g) for k in (pi, i, i + g, qi)]
             else:
-                a = vv[i, y:y + ph, x:x + pw]; b = vv[i + g, y:y + ph, x:x + pw]
-            tri = np.stack([a, gt, b]).astype(np.float32)
+                ins = [vv[k, y:y + ph, x:x + pw] for k in (pi, i, i + g, qi)]
+            tri = np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32)
             if rng.random() < 0.5:
                 gam = float(np.exp(rng.uniform(-0.3, 0.3)))
                 tri = np.clip(tri, 0, None) ** gam
@@ -180,8 +195,8 @@ class MRSampler:
             if rng.random() < 0.5:
                 tri = tri[::-1]; t = 1 - t
             tri = pad_to(np.ascontiguousarray(tri), patch)
-            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
-        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+            S.append(tri); T.append(t)
+        return unpack(S, T)
 
 
 def slab(vol, i, k):
@@ -238,6 +253,14 @@ class SelfSampler:
                 log("self: %s axis %d: %d frames of %dx%d, gap %d (spacing %.2f mm over %.2f mm pixels)"
                     % (label, axis, X, fr.shape[1], fr.shape[2], g, dz, d))
 
+    def _context(self, it, i, split):
+        """Context indices that stay inside the same split (held-out frames never feed training)."""
+        X = it["fr"].shape[0]; g = it["g"]; v0, v1 = it["val"]
+        if split == "val":
+            return context_indices(i, g, v0, v1)
+        lo, hi = (0, v0) if i + g < v0 else (v1, X)
+        return context_indices(i, g, lo, hi)
+
     def _triplets(self, it, split):
         X = it["fr"].shape[0]; g = it["g"]; v0, v1 = it["val"]
         out = []
@@ -256,19 +279,20 @@ class SelfSampler:
             for s in range(0, len(tr), bs):
                 ch = tr[s:s + bs]
                 fr, fin, g = it["fr"], it["fin"], it["g"]
-                A = np.stack([fin[i] for i, j in ch]); B = np.stack([fin[i + g] for i, j in ch])
-                G = np.stack([fr[i + j] for i, j in ch]); T = np.array([j / g for i, j in ch], np.float32)
-                res.append((A, B, G, T))
+                ctx = [self._context(it, i, "val") for i, j in ch]
+                res.append(unpack([np.stack([fin[c[0]], fin[i], fr[i + j], fin[i + g], fin[c[1]]])
+                                   for (i, j), c in zip(ch, ctx)], [j / g for i, j in ch]))
         return res
 
     def sample(self, rng, n, patch=None):
         it = self.items[int(rng.integers(len(self.items)))]
         tr = self._triplets(it, "train")
         fr, fin, g = it["fr"], it["fin"], it["g"]
-        A, B, G, T = [], [], [], []
+        S, T = [], []
         for k in rng.integers(0, len(tr), n):
             i, j = tr[k]
-            tri = np.stack([fin[i], fr[i + j], fin[i + g]])
+            pi, qi = self._context(it, i, "train")
+            tri = np.stack([fin[pi], fin[i], fr[i + j], fin[i + g], fin[qi]])
             if rng.random() < 0.5:
                 tri = tri[:, :, ::-1]
             if rng.random() < 0.5:
@@ -276,9 +300,8 @@ class SelfSampler:
             t = j / g
             if rng.random() < 0.5:
                 tri = tri[::-1]; t = 1 - t
-            tri = np.ascontiguousarray(tri)
-            A.append(tri[0]); G.append(tri[1]); B.append(tri[2]); T.append(t)
-        return np.stack(A), np.stack(B), np.stack(G), np.array(T, np.float32)
+            S.append(np.ascontiguousarray(tri)); T.append(t)
+        return unpack(S, T)
 
 
 def box_blur0(fr, width):

@@ -63,10 +63,14 @@ def rebuild_model(kept, k, n, model, bs=16):
     out = {}
     for s in range(0, len(jobs), bs):
         ch = jobs[s:s + bs]
+        last = kn.shape[0] - 1
         a = torch.stack([kn[q] for _, q, _ in ch])[:, None]
         b = torch.stack([kn[q + 1] for _, q, _ in ch])[:, None]
+        # context slices one kept slice further out, repeating a / b at the ends (as the node does)
+        p = torch.stack([kn[max(q - 1, 0)] for _, q, _ in ch])[:, None]
+        qq = torch.stack([kn[min(q + 2, last)] for _, q, _ in ch])[:, None]
         t = torch.tensor([tt for _, _, tt in ch], dtype=torch.float32)
-        y = model(a, b, t)[:, 0].numpy() * scale
+        y = model(a, b, t, p, qq)[:, 0].numpy() * scale
         for m, (i, _, _) in enumerate(ch):
             out[i] = y[m]
     return out

@@ -18,17 +18,20 @@ def export(args):
     if args.tta:
         model = with_tta(model)
     model.eval()
+    context = int(cfg.get("context", 2))
     a = torch.rand(2, 1, 64, 80); b = torch.rand(2, 1, 64, 80); t = torch.tensor([0.25, 0.5])
+    inputs, names = (a, b, t), ["a", "b", "t"]
+    if context == 4:
+        inputs, names = (a, b, t, torch.rand(2, 1, 64, 80), torch.rand(2, 1, 64, 80)), names + ["p", "q"]
+    image = {0: "batch", 2: "height", 3: "width"}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.onnx.export(model, (a, b, t), args.out, opset_version=args.opset,
-                      input_names=["a", "b", "t"], output_names=["out"],
-                      dynamic_axes={"a": {0: "batch", 2: "height", 3: "width"},
-                                    "b": {0: "batch", 2: "height", 3: "width"},
-                                    "t": {0: "batch"},
-                                    "out": {0: "batch", 2: "height", 3: "width"}},
+    torch.onnx.export(model, inputs, args.out, opset_version=args.opset,
+                      input_names=names, output_names=["out"],
+                      dynamic_axes=dict({n: image for n in names if n != "t"}, t={0: "batch"}, out=image),
                       do_constant_folding=False, export_params=True)
     m = onnx.load(args.out)
-    arch = {"variant": cfg["variant"], "ch": list(cfg["ch"]), "tta": bool(args.tta)}
+    arch = {"variant": cfg["variant"], "ch": list(cfg["ch"]), "tta": bool(args.tta), "context": context,
+            "half_res": bool(cfg.get("half_res", False)), "refine": int(cfg.get("refine", 0))}
     meta = {
         "name": args.name,
         "version": args.version,
@@ -37,9 +40,13 @@ def export(args):
         "stages": json.dumps(cfg.get("stages", [])),
         "normalisation": NORMALISATION,
         "normalisation_percentile": "99.9",
-        "inputs": json.dumps({"a": "float32 [N,1,H,W] slice at t=0 (normalised)",
-                              "b": "float32 [N,1,H,W] slice at t=1 (normalised)",
-                              "t": "float32 [N] fractional position in (0,1) of the slice to synthesise"}),
+        "inputs": json.dumps(dict({"a": "float32 [N,1,H,W] slice at t=0 (normalised)",
+                                   "b": "float32 [N,1,H,W] slice at t=1 (normalised)",
+                                   "t": "float32 [N] fractional position in (0,1) of the slice to synthesise"},
+                                  **({"p": "float32 [N,1,H,W] the source slice before a (a itself at the start of a stack)",
+                                      "q": "float32 [N,1,H,W] the source slice after b (b itself at the end of a stack)"}
+                                     if context == 4 else {}))),
+        "context": str(context),
         "outputs": json.dumps({"out": "float32 [N,1,H,W] synthesised slice (normalised)"}),
         "padding": "none needed: any H,W >= 2 works (size-driven upsampling inside the model)",
         "output_kind": "INTERPOLATED, not acquired",

@@ -1,21 +1,24 @@
 #!/bin/sh
-# Rebuild models/interslice-v1.onnx from scratch (run from the repository root).
+# Rebuild models/interslice-v2.onnx from scratch (run from the repository root).
 # Debian packages: python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom
 # python3-onnx ffmpeg mricron-data. Times are for a 2-core CPU; a GPU is used when present.
+# Architecture (training/model.py DEFAULT_ARCH): 4 input slices (p, a, b, q) with a Catmull-Rom
+# candidate, U-Net at half resolution, 16-channel full-resolution refinement head.
 set -eu
 PY=${PY:-/usr/bin/python3}
-RUNS=${RUNS:-training/runs}
+RUNS=${RUNS:-training/runs/v2}
 T=/usr/share/mricron/templates
 MR=../shared/data/mr
-# stage 1: video frame interpolation (~20-35 min)
-nice -n 10 $PY -m training pretrain-video --video ../shared/data/video --out $RUNS/s1 --steps 1600 --batch 12 --patch 96 --seed 0
-# stage 2: high-resolution MR slice triplets, all three axes, random gaps (52-min cap)
+# stage 1: video frame interpolation (~15-25 min)
+nice -n 10 $PY -m training pretrain-video --video ../shared/data/video --out $RUNS/s1 --steps 2400 --batch 12 --patch 128 \
+  --minutes 30 --seed 0
+# stage 2: high-resolution MR slice triplets (with their context slices), all three axes, random gaps (~25-45 min)
 nice -n 10 $PY -m training finetune-mr --init $RUNS/s1/model.pt --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
-  --out $RUNS/s2 --steps 3600 --minutes 52 --batch 12 --patch 96 --seed 0
+  --out $RUNS/s2 --steps 4000 --minutes 50 --batch 12 --patch 128 --seed 0
 # stage 3: self-supervised on real thick-slice series (never the Siemens isotropic volume) (7-min cap)
 nice -n 10 $PY -m training finetune-self --init $RUNS/s2/model.pt \
   --target $MR/siemens-asl-6mm-thick-7.5mm-spacing --target $MR/philips-pcasl-oblique-4mm \
   --target $MR/canon-axial-oblique-36deg --target $MR/canon-sagittal-oblique-28deg \
   --replay $T/ch2.nii.gz --replay $T/ch2better.nii.gz \
-  --out $RUNS/s3-thick-replay --steps 300 --minutes 7 --seed 0
-$PY -m training export --ckpt $RUNS/s3-thick-replay/model.pt --out models/interslice-v1.onnx --version 1.0.0
+  --out $RUNS/s3 --steps 300 --minutes 7 --seed 0
+$PY -m training export --ckpt $RUNS/s3/model.pt --out models/interslice-v2.onnx --version 2.0.0

@@ -6,18 +6,19 @@ import copy
 import numpy as np
 import torch
 
-from .model import build, count_params
+from .model import build, count_params, widen_from
 from .util import Logger, seed_all, device, save_ckpt, load_ckpt, charbonnier
 from .data import VideoSampler, MRSampler, SelfSampler, keep_slices
 from .volumes import find_volumes
 
-DEFAULT_ARCH = {"variant": "flow", "ch": [24, 40, 64, 96, 128]}
+DEFAULT_ARCH = {"variant": "flow", "ch": [24, 40, 64, 96, 128], "context": 4, "half_res": True, "refine": 16}
 
 
 def _tensors(batch, dev):
-    A, B, G, T = batch
+    """(A, B, G, T, P, Q) numpy -> a, b, gt, t, p, q tensors; p and q are the context slices."""
+    A, B, G, T, P, Q = batch
     f = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[:, None].to(dev)
-    return f(A), f(B), f(G), torch.from_numpy(T).to(dev)
+    return f(A), f(B), f(G), torch.from_numpy(T).to(dev), f(P), f(Q)
 
 
 def train_loop(model, sampler, args, log, stage, history, val=None, rng=None):
@@ -36,8 +37,8 @@ def train_loop(model, sampler, args, log, stage, history, val=None, rng=None):
         lr = args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
-        a, b, gt, t = _tensors(sampler.sample(rng, args.batch, args.patch), dev)
-        out = model(a, b, t)
+        a, b, gt, t, p, q = _tensors(sampler.sample(rng, args.batch, args.patch), dev)
+        out = model(a, b, t, p, q)
         loss = charbonnier(out, gt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -58,6 +59,18 @@ def train_loop(model, sampler, args, log, stage, history, val=None, rng=None):
     return done
 
 
+def _arch_changes(args, cfg):
+    """--context / --half-res / --refine given on the command line that differ from cfg."""
+    want = {}
+    if getattr(args, "context", None) and args.context != cfg.get("context", 2):
+        want["context"] = args.context
+    if getattr(args, "half_res", False) and not cfg.get("half_res", False):
+        want["half_res"] = True
+    if getattr(args, "refine", None) and args.refine != cfg.get("refine", 0):
+        want["refine"] = args.refine
+    return want
+
+
 def _start(args, stage):
     seed_all(args.seed)
     torch.set_num_threads(args.threads)
@@ -68,12 +81,22 @@ def _start(args, stage):
         model, ck = load_ckpt(args.init)
         cfg = ck["cfg"]; history = list(ck.get("history", []))
         log("init from %s (%d params)" % (args.init, count_params(model)))
+        grown = _arch_changes(args, cfg)
+        if grown:
+            # the same network with added inputs/outputs/heads: old weights kept, new parts start off
+            cfg = dict(cfg, **grown)
+            new = build(cfg)
+            changed = widen_from(new, model.state_dict())
+            model = new
+            cfg.setdefault("stages", []).append({"stage": "architecture", "changes": grown, "widened": changed})
+            log("architecture %s: %d params, widened/new tensors %s" % (grown, count_params(model), changed))
     else:
         cfg = dict(DEFAULT_ARCH)
         if getattr(args, "variant", None):
             cfg["variant"] = args.variant
         if getattr(args, "ch", None):
             cfg["ch"] = [int(c) for c in args.ch.split(",")]
+        cfg.update(_arch_changes(args, cfg))
         cfg["stages"] = []
         model = build(cfg); history = []
         log("new model %s, %d params" % (cfg, count_params(model)))
@@ -90,8 +113,8 @@ def _val_fn(batches):
         model.eval()
         tot = 0.0; n = 0
         for bt in batches:
-            a, b, gt, t = _tensors(bt, dev)
-            tot += (model(a, b, t) - gt).abs().mean().item() * len(t); n += len(t)
+            a, b, gt, t, p, q = _tensors(bt, dev)
+            tot += (model(a, b, t, p, q) - gt).abs().mean().item() * len(t); n += len(t)
         return tot / max(n, 1)
     return f
 
@@ -114,7 +137,7 @@ def pretrain_video(args):
     sampler = VideoSampler(args.video, scale=args.scale, max_frames=args.max_frames, max_gap=args.max_gap,
                            log=log, max_clips=args.max_clips)
     _train_and_save(args, "pretrain-video", model, cfg, history, log, rng, sampler, args.video, val_batches=2,
-                    val_note=" (linear blend == untrained model)")
+                    val_note=" (the untrained model: a fixed blend of its candidates)")
 
 
 def finetune_mr(args):
@@ -162,11 +185,11 @@ def finetune_self(args):
     budget = args.minutes * 60
     t0 = time.time(); ema = None; step = 0
     for step in range(1, args.steps + 1):
-        a, b, gt, t = _tensors(sampler.sample(rng, args.batch), dev)
-        loss = charbonnier(model(a, b, t), gt)
+        a, b, gt, t, p, q = _tensors(sampler.sample(rng, args.batch), dev)
+        loss = charbonnier(model(a, b, t, p, q), gt)
         if replay is not None:
-            ra, rb, rg, rt = _tensors(replay.sample(rng, max(1, int(args.batch * args.replay_frac)), args.replay_patch), dev)
-            loss = loss + charbonnier(model(ra, rb, rt), rg)
+            ra, rb, rg, rt, rp, rq = _tensors(replay.sample(rng, max(1, int(args.batch * args.replay_frac)), args.replay_patch), dev)
+            loss = loss + charbonnier(model(ra, rb, rt, rp, rq), rg)
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()

@@ -28,7 +28,7 @@ export interface FinetuneOptions {
 }
 
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
-export const INIT_CANDIDATES = ['models/interslice-v1.pt', 'training/runs/s3-thick/model.pt', 'training/runs/s2/model.pt'];
+export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/s3-thick/model.pt', 'training/runs/s2/model.pt'];
 
 const python = () => process.env.INTERSLICE_PYTHON ?? '/usr/bin/python3';
 
@@ -107,7 +107,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
       return 1;
     }
     say('finetune 3/3: parity and sanity check of the new model');
-    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(ROOT, 'models/interslice-v1.onnx'));
+    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(ROOT, 'models/interslice-v2.onnx'));
     if (problems.length) {
       console.error(`finetune: the new model fails the check, ${out} not written: ${problems.join('; ')}`);
       return 1;

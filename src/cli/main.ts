@@ -74,7 +74,7 @@ program
   .argument('<volume>', 'DICOM series folder or NIfTI file')
   .requiredOption('--factor <n>', 'keep every n-th slice', integerFactor)
   .option('--method <method>', 'cubic | linear | model', method, 'model')
-  .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v1.onnx')
+  .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v2.onnx')
   .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
   .option('--json', 'print JSON')
   .action(async (volume: string, opts) => {
@@ -88,7 +88,7 @@ program
   .requiredOption('--from <dir>', 'folder of DICOM series (files, or the node\'s <storage.dir>/spool)')
   .requiredOption('--out <file>', 'the new model (.onnx); load it with pipeline.modelPath + SIGHUP or a restart')
   .option('--minutes <n>', 'training time cap in minutes (default 8)', positiveNumber)
-  .option('--init <checkpoint>', 'PyTorch checkpoint to start from (default: models/interslice-v1.pt)')
+  .option('--init <checkpoint>', 'PyTorch checkpoint to start from (default: models/interslice-v2.pt)')
   .action(async (opts: { from: string; out: string; minutes?: number; init?: string }) => {
     const { finetuneCommand } = await import('./finetune.js');
     process.exitCode = await finetuneCommand(opts);

@@ -65,7 +65,7 @@ export const configSchema = z
         targetSpacingMm: z.number().positive().default(1.0),
         factor: z.number().int().min(2).max(16).nullable().default(null),
         method: z.enum(['cubic', 'linear', 'model']).default('model'),
-        modelPath: z.string().default('./models/interslice-v1.onnx'),
+        modelPath: z.string().default('./models/interslice-v2.onnx'),
         // Inference of the model (src/interpolate/engine): provider, batching, tiling.
         executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
         inferenceThreads: z.number().int().min(0).default(0),

@@ -172,7 +172,8 @@ export async function rebuildModel(kept: Float32Array[], k: number, n: number, r
   }
   for (const [a, is] of pairs) {
     const ts = is.map((i) => (i - a * k) / k);
-    const res = await synth.synthesize(norm[a], norm[a + 1], rows, cols, ts);
+    // context slices one kept slice further out, repeating a / b at the ends (as the node does)
+    const res = await synth.synthesize(norm[a], norm[a + 1], rows, cols, ts, norm[Math.max(a - 1, 0)], norm[Math.min(a + 2, norm.length - 1)]);
     is.forEach((i, j) => {
       const r = res[j];
       for (let p = 0; p < r.length; p++) r[p] *= scale;

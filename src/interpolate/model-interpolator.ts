@@ -13,7 +13,7 @@ import { ENGINE_DEFAULTS, type EngineOptions } from './engine/options.js';
 import { denormalise, normalisationPercentile, normalise, stackScale } from './engine/normalise.js';
 import { checkModel } from './engine/sanity.js';
 import { ModelSession } from './engine/session.js';
-import { synthesisePairs, type PairRequest } from './engine/synthesise.js';
+import { inputSlices, synthesisePairs, type PairRequest } from './engine/synthesise.js';
 
 export class ModelInterpolator implements Interpolator {
   readonly method = 'model' as const;
@@ -43,7 +43,7 @@ export class ModelInterpolator implements Interpolator {
     });
     const scale = stackScale(volume, normalisationPercentile(this.metadata));
     // Normalise only the source slices some request uses.
-    const used = new Set(requests.flatMap((r) => [r.lower, r.lower + 1]));
+    const used = new Set(requests.flatMap((r) => inputSlices(r.lower, volume.slices.length, this.session.context)));
     const slices = volume.slices.map((s, i) => (used.has(i) ? normalise(s, scale) : s));
     const out = await synthesisePairs(this.session, slices, volume.rows, volume.columns, requests, this.options);
     return out.map((s) => denormalise(s, scale));

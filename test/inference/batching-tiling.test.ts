@@ -2,10 +2,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ModelSession } from '../../src/interpolate/engine/session.js';
+import { ModelSession, type ModelInputs } from '../../src/interpolate/engine/session.js';
 import { batchSize, synthesisePairs, type BatchLimits, type PairRequest } from '../../src/interpolate/engine/synthesise.js';
 import { axisTiles, tileGrid, weightSum } from '../../src/interpolate/engine/tiling.js';
-import { LOCAL_MODEL, maxAbsDiff, syntheticVolume } from './helpers.js';
+import { CONTEXT_MODEL, LOCAL_MODEL, maxAbsDiff, syntheticVolume } from './helpers.js';
 
 const NO_TILES: BatchLimits = { maxBatch: 1, maxBatchPixels: 1 << 30, tileSize: 0, tileOverlap: 0 };
 
@@ -13,9 +13,10 @@ describe('batching and tiling', () => {
   let session: ModelSession;
   let runs: number[] = [];
   const counting = () => ({
-    run: (a: Float32Array, b: Float32Array, t: Float32Array, n: number, h: number, w: number) => {
+    context: session.context,
+    run: (inputs: ModelInputs, n: number, h: number, w: number) => {
       runs.push(n);
-      return session.run(a, b, t, n, h, w);
+      return session.run(inputs, n, h, w);
     },
   });
   before(async () => {
@@ -66,5 +67,37 @@ describe('batching and tiling', () => {
       const d = maxAbsDiff(whole[i], tiled[i]);
       assert.ok(d < 1e-4, `slice ${i}: max difference ${d}`);
     }
+  });
+});
+
+describe('4-slice models (context slices p and q)', () => {
+  let ctx: ModelSession;
+  before(async () => {
+    ctx = await ModelSession.open(readFileSync(CONTEXT_MODEL), { provider: 'cpu', threads: 1 });
+  });
+  after(async () => ctx.release());
+
+  // Catmull-Rom through (p, a, b, q) at t, written out from its textbook form
+  // 0.5 * (2a + (b - p) t + (2p - 5a + 4b - q) t^2 + (3a - p - 3b + q) t^3).
+  const cr = (p: number, a: number, b: number, q: number, t: number) =>
+    0.5 * (2 * a + (b - p) * t + (2 * p - 5 * a + 4 * b - q) * t * t + (3 * a - p - 3 * b + q) * t * t * t);
+
+  it('the session reports 4 inputs, and each gap gets the slices one further out, repeated at the stack ends', async () => {
+    assert.equal(ctx.context, 4);
+    // 5 constant slices; values chosen so that any wrong neighbour changes the result
+    const values = [1, 3, 4, 9, 10];
+    const slices = values.map((v) => new Float32Array(6 * 7).fill(v));
+    const requests: PairRequest[] = [{ lower: 0, t: 0.5 }, { lower: 1, t: 0.25 }, { lower: 3, t: 0.75 }];
+    const out = await synthesisePairs(ctx, slices, 6, 7, requests, { ...NO_TILES, maxBatch: 8 });
+    const want = [cr(1, 1, 3, 4, 0.5), cr(1, 3, 4, 9, 0.25), cr(4, 9, 10, 10, 0.75)];
+    out.forEach((o, i) => assert.ok(Math.abs(o[0] - want[i]) < 1e-5 && Math.abs(o[41] - want[i]) < 1e-5, `request ${i}: ${o[0]} vs ${want[i]}`));
+  });
+
+  it('tiled equals untiled for a 4-slice model', async () => {
+    const v = syntheticVolume(4, 300, 280, 1);
+    const requests: PairRequest[] = [{ lower: 0, t: 0.3 }, { lower: 1, t: 0.6 }, { lower: 2, t: 0.9 }];
+    const whole = await synthesisePairs(ctx, v.slices, 300, 280, requests, { ...NO_TILES, maxBatch: 3 });
+    const tiled = await synthesisePairs(ctx, v.slices, 300, 280, requests, { maxBatch: 5, maxBatchPixels: 1 << 30, tileSize: 128, tileOverlap: 32 });
+    for (let i = 0; i < requests.length; i++) assert.ok(maxAbsDiff(whole[i], tiled[i]) < 1e-5, `slice ${i}`);
   });
 });

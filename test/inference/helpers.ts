@@ -7,6 +7,8 @@ import type { VolumeF32 } from '../../src/core/types.js';
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** lerp + t(1-t) * two 3x3 convolutions: receptive field 5x5. */
 export const LOCAL_MODEL = `${FIXTURES}local.onnx`;
+/** Inputs a, b, t, p, q: Catmull-Rom through p, a, b, q, pixel by pixel. */
+export const CONTEXT_MODEL = `${FIXTURES}context.onnx`;
 /** Runs, but fails the sanity check. */
 export const WILD_MODEL = `${FIXTURES}wild.onnx`;
 

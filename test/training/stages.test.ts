@@ -80,20 +80,17 @@ test(`export to ONNX with metadata, and PyTorch vs onnxruntime-node parity${tta 
   const synth = await OnnxSynth.load(onnx);
   for (const [rows, cols] of [[37, 53], [64, 64]] as const) {
     const n = rows * cols;
-    const a = new Float32Array(n);
-    const b = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      a[i] = 0.5 + 0.4 * Math.sin(i * 0.37);
-      b[i] = 0.5 + 0.4 * Math.cos(i * 0.11 + (i % cols) * 0.05);
-    }
+    // a, b and the context slices p, q (the default architecture takes four slices)
+    const [a, b, p, q] = [0, 1, 2, 3].map((k) => Float32Array.from({ length: n }, (_, i) => 0.5 + 0.4 * Math.sin(i * (0.37 - 0.09 * k) + (i % cols) * 0.05 * k)));
+    assert.equal(synth.context, 4);
     const ts = [0.2, 0.5, 0.9];
-    await writeFile(join(dir, 'a.f32'), Buffer.from(a.buffer));
-    await writeFile(join(dir, 'b.f32'), Buffer.from(b.buffer));
-    await py(['infer', '--model', ckpt, '--a', join(dir, 'a.f32'), '--b', join(dir, 'b.f32'), '--rows', String(rows),
+    const files = Object.entries({ a, b, p, q }).flatMap(([k]) => [`--${k}`, join(dir, `${k}.f32`)]);
+    for (const [k, x] of Object.entries({ a, b, p, q })) await writeFile(join(dir, `${k}.f32`), Buffer.from(x.buffer));
+    await py(['infer', '--model', ckpt, ...files, '--rows', String(rows),
       '--cols', String(cols), '--t', ts.join(','), '--out', join(dir, 'y.f32'), ...(tta ? ['--tta'] : [])]);
     const yb = await readFile(join(dir, 'y.f32'));
     const yt = new Float32Array(yb.buffer, yb.byteOffset, yb.byteLength / 4);
-    const yo = await synth.synthesize(a, b, rows, cols, ts);
+    const yo = await synth.synthesize(a, b, rows, cols, ts, p, q);
     let maxDiff = 0;
     yo.forEach((s, j) => s.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - yt[j * n + i])))));
     console.log(`ONNX parity${tta ? ' (tta)' : ''} ${rows}x${cols} t=${ts}: max |pytorch - onnxruntime| = ${maxDiff.toExponential(3)}`);
@@ -103,7 +100,7 @@ test(`export to ONNX with metadata, and PyTorch vs onnxruntime-node parity${tta 
 });
 
 test('the shipped model is present, small, and documents itself', async () => {
-  const path = new URL('../../models/interslice-v1.onnx', import.meta.url);
+  const path = new URL('../../models/interslice-v2.onnx', import.meta.url);
   const st = await stat(path);
   assert.ok(st.size < 20e6);
   const meta = readOnnxMetadata(await readFile(path));

@@ -3,7 +3,7 @@
 // must be finite and inside the normalised range, reproduce a near t=0 and b near t=1, stay close
 // to the linear blend at t=0.5, and (parity) stay close to the model it replaces. Thresholds are
 // mean absolute errors in normalised units (1 = the stack's 99.9th percentile).
-import type { ModelSession } from './session.js';
+import type { BatchRunner } from './session.js';
 
 export const SANITY = {
   size: 64,
@@ -31,7 +31,7 @@ export function sanityPair(size = SANITY.size): { a: Float32Array; b: Float32Arr
 }
 
 /** Outputs of the model at TS on the sanity pair (normalised units). */
-export async function sanityOutputs(session: Pick<ModelSession, 'run'>): Promise<Float32Array[]> {
+export async function sanityOutputs(session: BatchRunner): Promise<Float32Array[]> {
   const { a, b } = sanityPair();
   const n = a.length;
   const A = new Float32Array(TS.length * n);
@@ -40,7 +40,7 @@ export async function sanityOutputs(session: Pick<ModelSession, 'run'>): Promise
     A.set(a, i * n);
     B.set(b, i * n);
   });
-  const out = await session.run(A, B, Float32Array.from(TS), TS.length, SANITY.size, SANITY.size);
+  const out = await session.run({ a: A, b: B, t: Float32Array.from(TS) }, TS.length, SANITY.size, SANITY.size);
   return TS.map((_, i) => out.slice(i * n, (i + 1) * n));
 }
 
@@ -51,7 +51,7 @@ const mae = (x: Float32Array, y: Float32Array) => {
 };
 
 /** Problems found (empty = passes). `current` = the replaced model's sanityOutputs, if any. */
-export async function checkModel(session: Pick<ModelSession, 'run'>, current?: Float32Array[]): Promise<string[]> {
+export async function checkModel(session: BatchRunner, current?: Float32Array[]): Promise<string[]> {
   const problems: string[] = [];
   let outs: Float32Array[];
   try {

@@ -1,7 +1,8 @@
 // Runs the model for many (slice pair, t) requests of one stack: items from different source
 // gaps share a batch, large matrices are cut into overlapping tiles (blended back), and each
 // batch is capped by item count and by pixels so memory stays bounded whatever the matrix.
-import type { ModelSession } from './session.js';
+// 4-slice models also get the slices one gap further out (p, q), repeated at the stack's ends.
+import type { BatchRunner } from './session.js';
 import { addTile, copyTile, tileGrid, weightSum } from './tiling.js';
 
 export interface BatchLimits {
@@ -27,12 +28,18 @@ export function batchSize(limits: BatchLimits, area: number): number {
   return Math.max(1, Math.min(limits.maxBatch, Math.floor(limits.maxBatchPixels / area)));
 }
 
+/** Source slice indices fed for the gap (lower, lower + 1): a, b and, for 4 inputs, p, q. */
+export function inputSlices(lower: number, count: number, inputs: 2 | 4): number[] {
+  const ab = [lower, lower + 1];
+  return inputs === 2 ? ab : [...ab, Math.max(lower - 1, 0), Math.min(lower + 2, count - 1)];
+}
+
 /**
  * Synthesises one slice per request from the normalised source slices `slices` (rows*cols each).
  * Results are in normalised units, in request order.
  */
 export async function synthesisePairs(
-  session: Pick<ModelSession, 'run'>,
+  session: BatchRunner,
   slices: Float32Array[],
   rows: number,
   cols: number,
@@ -46,8 +53,8 @@ export async function synthesisePairs(
   const out = requests.map(() => new Float32Array(rows * cols));
   const per = batchSize(limits, area);
   const total = requests.length * tiles.length;
-  const A = new Float32Array(Math.min(per, total) * area);
-  const B = new Float32Array(Math.min(per, total) * area);
+  const inputs = session.context === 4 ? 4 : 2;
+  const bufs = Array.from({ length: inputs }, () => new Float32Array(Math.min(per, total) * area));
   for (let start = 0; start < total; start += per) {
     const n = Math.min(per, total - start);
     const T = new Float32Array(n);
@@ -56,17 +63,16 @@ export async function synthesisePairs(
       const r = requests[Math.floor(item / tiles.length)];
       const tile = tiles[item % tiles.length];
       T[k] = r.t;
-      if (single) {
-        A.set(slices[r.lower], k * area);
-        B.set(slices[r.lower + 1], k * area);
-      } else {
-        copyTile(slices[r.lower], cols, tile, A, k * area);
-        copyTile(slices[r.lower + 1], cols, tile, B, k * area);
-      }
+      const src = inputSlices(r.lower, slices.length, inputs);
+      src.forEach((s, j) => {
+        if (single) bufs[j].set(slices[s], k * area);
+        else copyTile(slices[s], cols, tile, bufs[j], k * area);
+      });
     }
     // A short last batch gets its own arrays (a subarray view would hand ort the whole buffer).
-    const full = n * area === A.length;
-    const res = await session.run(full ? A : A.slice(0, n * area), full ? B : B.slice(0, n * area), T, n, h, w);
+    const full = n * area === bufs[0].length;
+    const [a, b, p, q] = bufs.map((x) => (full ? x : x.slice(0, n * area)));
+    const res = await session.run({ a, b, t: T, p, q }, n, h, w);
     for (let k = 0; k < n; k++) {
       const item = start + k;
       const target = out[Math.floor(item / tiles.length)];

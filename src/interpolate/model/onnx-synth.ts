@@ -1,9 +1,10 @@
-// ONNX inference for the learned inter-slice model (models/interslice-v1.onnx, built by
-// training/). Inputs are already intensity-normalised as metadata.normalisation says (divide
+// ONNX inference for the learned inter-slice model (models/interslice-v2.onnx, built by
+// training/), one source gap at a time (the evaluation protocol and the training parity test). Inputs are already intensity-normalised as metadata.normalisation says (divide
 // by the 99.9th percentile of the received stack); the output is in the same normalised units.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as OrtTypes from 'onnxruntime-node';
+import { checkIo, runRaw } from '../engine/session.js';
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node') as typeof OrtTypes;
@@ -72,6 +73,8 @@ export class OnnxSynth {
     private readonly session: OrtTypes.InferenceSession,
     readonly metadata: ModelMetadata,
     readonly path: string,
+    /** 4 when the model takes the context slices p and q, else 2. */
+    readonly context: 2 | 4,
   ) {}
 
   static async load(path: string, opts: { intraOpNumThreads?: number; executionProviders?: string[] } = {}): Promise<OnnxSynth> {
@@ -82,7 +85,7 @@ export class OnnxSynth {
       intraOpNumThreads: opts.intraOpNumThreads ?? 0,
       graphOptimizationLevel: 'all',
     });
-    return new OnnxSynth(session, metadata, path);
+    return new OnnxSynth(session, metadata, path, checkIo(session));
   }
 
   /** Percentile used for the per-stack intensity normalisation (99.9). */
@@ -92,26 +95,20 @@ export class OnnxSynth {
 
   /**
    * Synthesises the slices at fractional positions ts (each in (0,1)) between slice a (t=0)
-   * and slice b (t=1); a and b are rows*cols, row-major, normalised. One batched run.
+   * and slice b (t=1); a and b are rows*cols, row-major, normalised. p and q are the slices
+   * one gap further out (4-slice models; default a and b). One batched run.
    */
-  async synthesize(a: Float32Array, b: Float32Array, rows: number, cols: number, ts: number[]): Promise<Float32Array[]> {
+  async synthesize(a: Float32Array, b: Float32Array, rows: number, cols: number, ts: number[], p = a, q = b): Promise<Float32Array[]> {
     const n = rows * cols;
-    if (a.length !== n || b.length !== n) throw new Error(`synthesize: expected ${n} values per slice`);
+    if ([a, b, p, q].some((x) => x.length !== n)) throw new Error(`synthesize: expected ${n} values per slice`);
     if (!ts.length) return [];
     const N = ts.length;
-    const A = new Float32Array(N * n);
-    const B = new Float32Array(N * n);
-    for (let i = 0; i < N; i++) {
-      A.set(a, i * n);
-      B.set(b, i * n);
-    }
-    const feeds = {
-      a: new ort.Tensor('float32', A, [N, 1, rows, cols]),
-      b: new ort.Tensor('float32', B, [N, 1, rows, cols]),
-      t: new ort.Tensor('float32', Float32Array.from(ts), [N]),
+    const repeat = (x: Float32Array) => {
+      const r = new Float32Array(N * n);
+      for (let i = 0; i < N; i++) r.set(x, i * n);
+      return r;
     };
-    const res = await this.session.run(feeds);
-    const out = res.out.data as Float32Array;
+    const out = await runRaw(this.session, this.context, { a: repeat(a), b: repeat(b), t: Float32Array.from(ts), p: repeat(p), q: repeat(q) }, N, rows, cols);
     const slices: Float32Array[] = [];
     for (let i = 0; i < N; i++) slices.push(out.slice(i * n, (i + 1) * n));
     return slices;
