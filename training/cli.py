@@ -15,10 +15,6 @@ def _common(p, steps, batch, patch, lr, minutes=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--context", type=int, choices=[2, 4], default=None,
-                   help="input slices: 2 (a, b) or 4 (p, a, b, q with a Catmull-Rom candidate)")
-    p.add_argument("--half-res", action="store_true", help="run the U-Net at half resolution (CPU speed)")
-    p.add_argument("--refine", type=int, default=None, help="channels of a full-resolution refinement head (0 = none)")
 
 
 def main(argv=None):

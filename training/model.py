@@ -164,27 +164,6 @@ def build(cfg):
                      refine=int(cfg.get("refine", 0)))
 
 
-def widen_from(net, state):
-    """Loads `state` (weights of a narrower architecture: fewer input channels or head outputs,
-    no refine head) into `net`: tensors of equal shape are copied, wider ones get the old values
-    in their leading slice and zeros elsewhere, so the added inputs and outputs start switched
-    off. Returns the names that were widened or left at their initial values."""
-    own = net.state_dict()
-    changed = []
-    for k, v in own.items():
-        old = state.get(k)
-        if old is not None and old.shape == v.shape:
-            own[k] = old.clone()
-            continue
-        if old is not None and old.dim() == v.dim() and all(o <= n for o, n in zip(old.shape, v.shape)):
-            nv = torch.zeros_like(v)
-            nv[tuple(slice(0, o) for o in old.shape)] = old
-            own[k] = nv
-        changed.append(k)
-    net.load_state_dict(own)
-    return changed
-
-
 def with_tta(net):
     return TTA(net)
 

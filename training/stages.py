@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import torch
 
-from .model import build, count_params, widen_from
+from .model import build, count_params
 from .util import Logger, seed_all, device, save_ckpt, load_ckpt, charbonnier
 from .data import VideoSampler, MRSampler, SelfSampler, keep_slices
 from .volumes import find_volumes
@@ -59,18 +59,6 @@ def train_loop(model, sampler, args, log, stage, history, val=None, rng=None):
     return done
 
 
-def _arch_changes(args, cfg):
-    """--context / --half-res / --refine given on the command line that differ from cfg."""
-    want = {}
-    if getattr(args, "context", None) and args.context != cfg.get("context", 2):
-        want["context"] = args.context
-    if getattr(args, "half_res", False) and not cfg.get("half_res", False):
-        want["half_res"] = True
-    if getattr(args, "refine", None) and args.refine != cfg.get("refine", 0):
-        want["refine"] = args.refine
-    return want
-
-
 def _start(args, stage):
     seed_all(args.seed)
     torch.set_num_threads(args.threads)
@@ -81,22 +69,12 @@ def _start(args, stage):
         model, ck = load_ckpt(args.init)
         cfg = ck["cfg"]; history = list(ck.get("history", []))
         log("init from %s (%d params)" % (args.init, count_params(model)))
-        grown = _arch_changes(args, cfg)
-        if grown:
-            # the same network with added inputs/outputs/heads: old weights kept, new parts start off
-            cfg = dict(cfg, **grown)
-            new = build(cfg)
-            changed = widen_from(new, model.state_dict())
-            model = new
-            cfg.setdefault("stages", []).append({"stage": "architecture", "changes": grown, "widened": changed})
-            log("architecture %s: %d params, widened/new tensors %s" % (grown, count_params(model), changed))
     else:
         cfg = dict(DEFAULT_ARCH)
         if getattr(args, "variant", None):
             cfg["variant"] = args.variant
         if getattr(args, "ch", None):
             cfg["ch"] = [int(c) for c in args.ch.split(",")]
-        cfg.update(_arch_changes(args, cfg))
         cfg["stages"] = []
         model = build(cfg); history = []
         log("new model %s, %d params" % (cfg, count_params(model)))
