@@ -17,7 +17,7 @@ ap.add_argument("--model", action="append", default=[])
 ap.add_argument("--case", action="append", required=True, help="volkey:k1,k2[:thick]")
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
-torch.set_num_threads(2)
+torch.set_num_threads(int(__import__("os").environ.get("THREADS", "2")))
 models = []
 for spec in a.model:
     label, path = spec.split("=", 1)
