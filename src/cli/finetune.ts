@@ -28,7 +28,7 @@ export interface FinetuneOptions {
 }
 
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
-export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/s3-thick/model.pt', 'training/runs/s2/model.pt'];
+export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/v2/s3/model.pt', 'training/runs/v2/s2/model.pt'];
 
 const python = () => process.env.INTERSLICE_PYTHON ?? '/usr/bin/python3';
 
