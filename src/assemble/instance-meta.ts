@@ -2,7 +2,7 @@
 // parsed). Enhanced MR objects get one FrameGeometry per frame from the functional groups.
 import { stat } from 'node:fs/promises';
 import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
-import { asArray, num, nums, readPart10, SopClass, str, type NaturalDataset } from '../dicom/dcmjs.js';
+import { asArray, num, nums, parsePart10, readPart10, SopClass, str, type NaturalDataset, type ParsedDicom } from '../dicom/dcmjs.js';
 
 /** Manufacturer our derive stage writes into ContributingEquipmentSequence (the loop guard). */
 export const OUR_MANUFACTURER = 'Interslice';
@@ -179,9 +179,24 @@ export async function readInstanceMeta(path: string): Promise<InstanceMeta> {
   try {
     parsed = await readPart10(path, { headerOnly: true });
   } catch (err) {
-    throw new Error(`${path}: not a readable DICOM Part-10 file (${(err as Error).message})`);
+    throw unreadable(path, err as Error);
   }
-  const meta = instanceMetaFromDataset(parsed.dataset, path, parsed.transferSyntaxUid);
+  const meta = metaOf(parsed, path);
   meta.fileSize = (await stat(path)).size;
   return meta;
 }
+
+/** The same from the file's first bytes held in memory (Part-10 head and dataset up to Pixel
+ * Data): the receive path has them and need not read the file back. fileSize is left unset. */
+export function parseInstanceMeta(part10Header: Buffer, path: string): InstanceMeta {
+  let parsed;
+  try {
+    parsed = parsePart10(part10Header, { headerOnly: true });
+  } catch (err) {
+    throw unreadable(path, err as Error);
+  }
+  return metaOf(parsed, path);
+}
+
+const unreadable = (path: string, err: Error) => new Error(`${path}: not a readable DICOM Part-10 file (${err.message})`);
+const metaOf = (parsed: ParsedDicom, path: string) => instanceMetaFromDataset(parsed.dataset, path, parsed.transferSyntaxUid);

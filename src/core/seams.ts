@@ -1,7 +1,6 @@
 // The seams between stages. The embedded implementations (local disk, one process) live
 // beside the stages that use them; a later Redis-backed queue and shared storage implement
 // the same interfaces so receivers and GPU workers can run on several machines.
-import type { Readable } from 'node:stream';
 import type { InstanceMeta } from './types.js';
 
 /** Durable store of received instances, exactly as received. */
@@ -24,8 +23,11 @@ export interface SpoolInput {
   sopInstanceUid: string;
   sopClassUid: string;
   transferSyntaxUid: string;
-  /** Dataset bytes as received on the wire (no preamble, no file meta). */
-  dataset: Readable | Buffer;
+  /**
+   * Dataset bytes as received on the wire (no preamble, no file meta): whole, or streamed as
+   * chunks or batches of chunks (a Readable qualifies).
+   */
+  dataset: AsyncIterable<Buffer | Buffer[]> | Buffer;
   callingAeTitle?: string;
 }
 

@@ -11,7 +11,7 @@ import type { JobQueue, Spool } from '../core/seams.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
 import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
-import { readInstanceMeta } from '../assemble/instance-meta.js';
+import { parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
 import { Outbox } from '../send/outbox.js';
 import { storeFiles } from '../send/scu.js';
 import { runStacks, type RunResult } from './run-stacks.js';
@@ -145,6 +145,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     maxInstanceBytes: Math.round(cfg.dicom.maxInstanceMb * 1024 * 1024),
     spool,
     readMeta: readInstanceMeta,
+    parseMeta: parseInstanceMeta,
     log: log.child({ stage: 'receive' }),
     onInstance: (meta, info) => {
       if (info.duplicate) return;

@@ -1,12 +1,22 @@
-// Default InstanceMeta reader for the listener: a header-only parse of the stored file. The
-// orchestrator passes the assemble stage's fuller reader instead; this one keeps the receive
-// stage usable (and testable) on its own.
+// Default InstanceMeta reader for the listener: a header-only parse of the stored file, or of
+// its first bytes still in memory. The orchestrator passes the assemble stage's fuller reader
+// instead; this one keeps the receive stage usable (and testable) on its own.
 import { stat } from 'node:fs/promises';
 import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
-import { asArray, num, nums, readPart10, str } from '../dicom/dcmjs.js';
+import { asArray, num, nums, parsePart10, readPart10, str, type ParsedDicom } from '../dicom/dcmjs.js';
 
 export async function readBasicMeta(path: string): Promise<InstanceMeta> {
-  const { dataset: d, transferSyntaxUid } = await readPart10(path, { headerOnly: true, lenient: true });
+  const meta = basicMeta(await readPart10(path, { headerOnly: true, lenient: true }), path);
+  meta.fileSize = (await stat(path)).size;
+  return meta;
+}
+
+/** The same from a Part-10 head and the dataset up to Pixel Data (fileSize left unset). */
+export function parseBasicMeta(part10Header: Buffer, path: string): InstanceMeta {
+  return basicMeta(parsePart10(part10Header, { headerOnly: true, lenient: true }), path);
+}
+
+function basicMeta({ dataset: d, transferSyntaxUid }: ParsedDicom, path: string): InstanceMeta {
   const sopClassUid = str(d.SOPClassUID);
   const sopInstanceUid = str(d.SOPInstanceUID);
   const studyInstanceUid = str(d.StudyInstanceUID);
@@ -55,6 +65,5 @@ export async function readBasicMeta(path: string): Promise<InstanceMeta> {
     frames: [frame],
     mosaic: imageType.some((t) => t.toUpperCase() === 'MOSAIC'),
     derivedByUs: false,
-    fileSize: (await stat(path)).size,
   };
 }

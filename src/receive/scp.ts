@@ -2,9 +2,16 @@
 // (dcmjs-dimse's Server.listen takes no host, so we own the net.Server and hand each socket
 // to a new Scp). Policy lives in policy.ts; bytes go to the spool through StoreSink.
 //
+// C-STORE data takes a fast path: our PduReader reads the socket instead of dcmjs-dimse,
+// PDataRouter hands each C-STORE dataset to a StoreSink fragment by fragment, the header is
+// checked from memory while the spool writes (ReceivedCheck) and the response is encoded
+// directly. dcmjs-dimse still negotiates, answers C-ECHO and handles release and abort: every
+// other PDU and DIMSE message is passed to it as before.
+//
 // Nothing a peer sends may take the process down: dcmjs-dimse dispatches events through
 // async-event-emitter2, where a throwing one-argument listener becomes an unhandled promise
-// rejection, so every override below catches everything and answers with a status or an abort.
+// rejection, so every override below catches everything and answers with a status or an abort;
+// a malformed PDU stream aborts the association.
 import { metrics, refusalReason, rejectReason } from '../admin/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -14,10 +21,14 @@ import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
 import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
-import dimse, { type Association, type CEchoRequest, type CStoreRequest, type PresentationContext } from '../dicom/dimse.js';
+import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../dicom/dimse.js';
 import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
-import { readBasicMeta } from './read-meta.js';
-import { guardPduLengths } from './pdu-guard.js';
+import { parseBasicMeta, readBasicMeta } from './read-meta.js';
+import { PduOversize, PduReader } from './pdu-reader.js';
+import { PDataRouter, type DatasetTarget } from './pdata-router.js';
+import { storeResponsePdu, type Command } from './dimse-command.js';
+import { buildPart10Head } from './part10.js';
+import { checkFailed, ReceivedCheck, type CheckResult } from './received-check.js';
 import { StoreSink } from './store-sink.js';
 import { failpoint } from '../core/failpoints.js';
 import { checkStoredStructure } from './structure-check.js';
@@ -44,6 +55,12 @@ export interface ListenerOptions {
   onInstance: InstanceListener;
   /** Reads the stored file's header (the orchestrator passes the assemble stage's reader). */
   readMeta?: (path: string) => Promise<InstanceMeta>;
+  /**
+   * The same from the file's first bytes in memory (Part-10 head, dataset up to Pixel Data;
+   * fileSize unset). Used instead of readMeta for new instances up to RETAIN_BYTES; without
+   * it, a caller's readMeta reads every file back. Default: the basic reader's parse.
+   */
+  parseMeta?: (part10Header: Buffer, path: string) => InstanceMeta;
   log?: Logger;
   /** Largest PDU we accept (default 262144). */
   maxPduLength?: number;
@@ -75,6 +92,22 @@ export interface DicomListener {
 
 const DEFAULT_MAX_PDU = 262144;
 const Scp = dimse.Scp;
+/** Stands in for the spool path in errors from a header parsed before the file is placed. */
+const PENDING_PATH = '(receiving)';
+
+/** What we use of dcmjs-dimse's Network internals (its reader is replaced by ours). */
+interface DimseInternals {
+  association?: Association;
+  lastPduTime?: number;
+  _processPdu(pdu: Buffer): Promise<void>;
+}
+
+/** What a C-STORE is answered about, whichever path brought it. */
+interface StoreRequestInfo {
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+type Answer = { status: number; comment?: string };
 
 interface AssociationCounts {
   stored: number;
@@ -107,8 +140,9 @@ function checkPixelModule(meta: InstanceMeta, pixelData: number | 'encapsulated'
 /** One accepted TCP connection: at most one association. */
 class InboundAssociation extends Scp {
   readonly counts: AssociationCounts = { stored: 0, duplicates: 0, refused: 0, bytes: 0 };
-  private readonly sinks = new WeakMap<object, StoreSink>();
   private current?: StoreSink;
+  private readonly reader: PduReader;
+  private readonly router: PDataRouter;
   private callingAe = '';
   private calledAe = '';
   private opened = 0;
@@ -133,6 +167,17 @@ class InboundAssociation extends Scp {
     const self = this as unknown as { connected: boolean; connectedTime: number };
     self.connected = true;
     self.connectedTime = Date.now();
+    // Our reader replaces dcmjs-dimse's (its only 'data' listener, added by the constructor).
+    const internals = this as unknown as DimseInternals;
+    const toDimse = (pdu: Buffer) => void internals._processPdu(pdu);
+    this.router = new PDataRouter({ store: (cmd, pcid) => this.beginStore(cmd, pcid), forward: toDimse });
+    this.reader = new PduReader(o.maxPduLength ?? DEFAULT_MAX_PDU, {
+      control: (_type, pdu) => toDimse(pdu),
+      pdv: (pcid, control, value, end) => this.router.pdv(pcid, control, value, end),
+      pduDone: () => (internals.lastPduTime = Date.now()),
+    });
+    sock.removeAllListeners('data');
+    sock.on('data', (chunk: Buffer) => this.read(chunk));
     this.on('networkError', (e: Error) => this.guard('network-error', () => {
       this.log.warn('association network error', { event: 'association-error', ...this.who(), error: errMsg(e) });
       this.current?.abort('network error');
@@ -149,6 +194,24 @@ class InboundAssociation extends Scp {
 
   private who() {
     return { callingAeTitle: this.callingAe, calledAeTitle: this.calledAe, peer: `${this.sock.remoteAddress}:${this.sock.remotePort}`, tls: this.secure };
+  }
+
+  /** Feeds the reader; a PDU stream we cannot read ends the association (logged). */
+  private read(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+    } catch (e) {
+      this.reader.stop();
+      this.current?.abort('malformed PDU stream');
+      if (e instanceof PduOversize) {
+        this.log.warn('connection cut: oversize PDU', { event: 'association-abort-pdu', peer: this.who().peer, reason: e.message });
+        this.sock.destroy();
+        return;
+      }
+      // Dropped like dcmjs-dimse did on an unreadable stream (no A-ABORT: the peer may not read).
+      this.log.warn('association aborted: malformed PDU stream', { event: 'association-abort-malformed', ...this.who(), reason: errMsg(e) });
+      this.sock.destroy();
+    }
   }
 
   /** Runs a handler; anything it throws is logged and ends the connection instead of the process. */
@@ -221,15 +284,20 @@ class InboundAssociation extends Scp {
     });
   }
 
-  override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): StoreSink {
-    const sopClass = String(request.getAffectedSopClassUid() ?? '');
-    const ts = pc?.getAcceptedTransferSyntaxUid() ?? '';
+  /** A C-STORE-RQ with a dataset arrived on the fast path: where its fragments go. */
+  private beginStore(cmd: Command, pcid: number): DatasetTarget {
+    const association = (this as unknown as DimseInternals).association;
+    if (!association) throw new Error('P-DATA before the association was negotiated');
+    const pc = association.getPresentationContext(pcid); // throws on an unknown context id
+    const info = { sopClassUid: cmd.affectedSopClassUid ?? '', sopInstanceUid: cmd.affectedSopInstanceUid ?? '' };
+    const ts = pc.getAcceptedTransferSyntaxUid() ?? '';
+    const explicitVr = ts !== TransferSyntax.ImplicitVRLittleEndian;
     const sink = new StoreSink({
-      commandSopClassUid: sopClass,
-      commandSopInstanceUid: String(request.getAffectedSopInstanceUid() ?? ''),
+      commandSopClassUid: info.sopClassUid,
+      commandSopInstanceUid: info.sopInstanceUid,
       transferSyntaxUid: ts,
-      explicitVr: ts !== TransferSyntax.ImplicitVRLittleEndian,
-      contextAccepted: pc?.getResult() === ContextResult.accept && pc.getAbstractSyntaxUid() === sopClass,
+      explicitVr,
+      contextAccepted: pc.getResult() === ContextResult.accept && pc.getAbstractSyntaxUid() === info.sopClassUid,
       callingAeTitle: this.callingAe,
       spool: this.o.spool,
       supported: this.o.contexts ?? DEFAULT_CONTEXTS,
@@ -237,22 +305,49 @@ class InboundAssociation extends Scp {
       resume: () => this.setPaused(false),
       maxInstanceBytes: this.o.maxInstanceBytes,
     });
-    sink.on('error', () => undefined); // errors surface through sink.outcome
-    this.sinks.set(request, sink);
     this.current = sink;
-    return sink;
+    // The in-memory check needs a header parser; a caller's own file reader gets the file.
+    const parse = this.o.parseMeta ?? (this.o.readMeta ? undefined : parseBasicMeta);
+    const check = parse
+      ? new ReceivedCheck(
+          explicitVr,
+          buildPart10Head({ sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid, transferSyntaxUid: ts, sourceAeTitle: this.callingAe }),
+          (head) => parse(head, PENDING_PATH),
+        )
+      : undefined;
+    const messageId = cmd.messageId ?? 0;
+    const respond = (a: Answer) => {
+      if (this.sock.writable) this.sock.write(storeResponsePdu({ pcid, messageId, ...info, ...a }));
+    };
+    return {
+      push: (value) => {
+        sink.push(value);
+        check?.push(value);
+      },
+      end: () => {
+        sink.end();
+        this.queueStore(info, sink, sink.streaming ? check?.finish() : undefined, respond);
+      },
+    };
   }
 
-  override createDatasetFromStoreWritableStream(_w: unknown, pc: PresentationContext, callback: (d: InstanceType<typeof dimse.Dataset>) => void): void {
-    // The bytes are in the spool, not in memory: hand dcmjs-dimse an empty placeholder; the
-    // status comes from cStoreRequest once the sink's outcome is known.
-    callback(new dimse.Dataset({}, pc?.getAcceptedTransferSyntaxUid()));
-  }
-
+  /** A C-STORE without a dataset (dcmjs-dimse parsed it): answered "no dataset received". */
   override cStoreRequest(request: CStoreRequest, callback: (r: InstanceType<typeof dimse.responses.CStoreResponse>) => void): void {
-    // Requests arrive one at a time (no asynchronous operations negotiated); the chain keeps
-    // responses and onInstance calls in order even if a peer does not wait.
-    this.inFlight = this.inFlight.then(() => this.handleStore(request, callback)).catch((e) => {
+    const info = { sopClassUid: String(request.getAffectedSopClassUid() ?? ''), sopInstanceUid: String(request.getAffectedSopInstanceUid() ?? '') };
+    this.queueStore(info, undefined, undefined, (a) => {
+      const response = dimse.responses.CStoreResponse.fromRequest(request);
+      response.setStatus(a.status);
+      if (a.comment) response.setErrorComment(a.comment);
+      callback(response);
+    });
+  }
+
+  /**
+   * Requests arrive one at a time (no asynchronous operations negotiated); the chain keeps
+   * responses and onInstance calls in order even if a peer does not wait.
+   */
+  private queueStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: (a: Answer) => void): void {
+    this.inFlight = this.inFlight.then(() => this.handleStore(info, sink, check, respond)).catch((e) => {
       this.log.error('C-STORE handling failed', { event: 'store-internal-error', ...this.who(), error: errMsg(e) });
       this.sock.destroy();
     });
@@ -268,26 +363,22 @@ class InboundAssociation extends Scp {
     return this.inFlight;
   }
 
-  private async handleStore(request: CStoreRequest, callback: (r: InstanceType<typeof dimse.responses.CStoreResponse>) => void): Promise<void> {
-    const sink = this.sinks.get(request);
-    const sopInstanceUid = String(request.getAffectedSopInstanceUid() ?? '');
-    let answer: { status: number; comment?: string } = { status: StoreStatus.cannotUnderstand, comment: 'no dataset received' };
+  private async handleStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: (a: Answer) => void): Promise<void> {
+    const { sopInstanceUid, sopClassUid } = info;
+    let answer: Answer = { status: StoreStatus.cannotUnderstand, comment: 'no dataset received' };
     let stored: SpoolStored | undefined;
     let meta: InstanceMeta | undefined;
     let seriesInstanceUid: string | undefined;
     let bytes = 0;
     if (sink) {
-      const outcome = await sink.outcome;
+      const [outcome, early] = await Promise.all([sink.outcome, check]);
       bytes = outcome.bytes;
       seriesInstanceUid = outcome.header.seriesInstanceUid;
       answer = chooseStoreStatus(outcome.facts, this.o.contexts ?? DEFAULT_CONTEXTS);
       stored = outcome.stored;
       if (answer.status === StoreStatus.success && stored) {
         try {
-          // A new file is walked first: a truncated or mis-sized dataset must not be acknowledged.
-          const structure = stored.duplicate ? undefined : await checkStoredStructure(stored.path, sink.explicitVr);
-          meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
-          if (structure) checkPixelModule(meta, structure.pixelData);
+          meta = await this.validate(stored, sink.explicitVr, stored.duplicate ? undefined : early);
           const h = outcome.header;
           // The spool filed it under the UIDs the header scan read; a reader that decodes them
           // differently (bytes outside ASCII) would look for it elsewhere and never process it.
@@ -299,23 +390,20 @@ class InboundAssociation extends Scp {
           answer =
             e instanceof DatasetMismatch
               ? { status: StoreStatus.datasetDoesNotMatchSopClass, comment: e.message.slice(0, 64) }
-              : { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('')}`.slice(0, 64) };
+              : { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('').split(`${PENDING_PATH}: `).join('')}`.slice(0, 64) };
           if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
         }
       }
     }
     if (answer.status === StoreStatus.success) failpoint('store-before-ack');
-    const response = dimse.responses.CStoreResponse.fromRequest(request);
-    response.setStatus(answer.status);
-    if (answer.comment) response.setErrorComment(answer.comment);
-    callback(response);
+    respond(answer);
     if (this.current === sink) this.current = undefined;
 
     if (answer.status !== StoreStatus.success || !meta || !stored) {
       this.counts.refused++;
       metrics.instanceRefused(refusalReason(answer.status));
       this.log.warn('instance refused', {
-        event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid: request.getAffectedSopClassUid(), status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.comment,
+        event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid, status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.comment,
       });
       return;
     }
@@ -331,6 +419,25 @@ class InboundAssociation extends Scp {
     } catch (e) {
       this.log.error('onInstance listener failed', { event: 'instance-listener-error', sopInstanceUid, error: errMsg(e) });
     }
+  }
+
+  /**
+   * A stored instance's meta, after the checks that must pass before it is acknowledged: a new
+   * file is walked first (a truncated or mis-sized dataset must not be acknowledged), then its
+   * header is read; from memory when the in-memory check ran, else from the file.
+   */
+  private async validate(stored: SpoolStored, explicitVr: boolean, early: CheckResult | undefined): Promise<InstanceMeta> {
+    if (!early) {
+      const structure = stored.duplicate ? undefined : await checkStoredStructure(stored.path, explicitVr);
+      const meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
+      if (structure) checkPixelModule(meta, structure.pixelData);
+      return meta;
+    }
+    if (checkFailed(early.structure)) throw early.structure.error;
+    if (checkFailed(early.meta)) throw early.meta.error;
+    const meta: InstanceMeta = { ...early.meta, path: stored.path, fileSize: stored.bytes };
+    checkPixelModule(meta, early.structure.pixelData);
+    return meta;
   }
 
   private setPaused(p: boolean): void {
@@ -349,9 +456,6 @@ export async function startDicomListener(opts: ListenerOptions): Promise<DicomLi
   const attach = (socket: net.Socket, secure: boolean) => {
     try {
       socket.setNoDelay(true);
-      guardPduLengths(socket, opts.maxPduLength ?? DEFAULT_MAX_PDU, (why) =>
-        log.warn('connection cut: oversize PDU', { event: 'association-abort-pdu', peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }),
-      );
       const a = new InboundAssociation(socket, opts, log, () => active.size, (x) => active.delete(x), secure);
       active.add(a);
     } catch (e) {

@@ -11,15 +11,17 @@
 // corrupt the first series, and the assemble stage groups by series so both stay consistent.
 import { fsyncDir } from '../core/durable-fs.js';
 import { createHash, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { link, mkdir, open, type FileHandle, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Spool, SpoolInput, SpoolStored } from '../core/seams.js';
 import { logger, type Logger } from '../core/log.js';
 import { buildPart10Head } from './part10.js';
 
 const UID_RE = /^[0-9]+(\.[0-9]+)*$/;
 const STALE_TEMP_MS = 60 * 60 * 1000;
+/** Free space is re-read at most this often while it is this far above the watermark. */
+const SPACE_RECHECK_MS = 1000;
+const SPACE_MARGIN = 256 * 1024 * 1024;
 
 /** A file/dir name for a UID: the UID itself when it is a well-formed UID, else a hash. */
 export function uidFileName(uid: string): string {
@@ -42,11 +44,19 @@ function code(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException)?.code;
 }
 
-async function drain(input: Readable | Buffer): Promise<void> {
+async function drain(input: SpoolInput['dataset']): Promise<void> {
   if (Buffer.isBuffer(input)) return;
   for await (const _ of input) {
     /* discard: the first copy is kept */
   }
+}
+
+/** Writes buffers at the file position; a short write is an error, never a silent truncation. */
+async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<number> {
+  const want = parts.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await fh.writev(parts);
+  if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`);
+  return want;
 }
 
 export class FsSpool implements Spool {
@@ -56,6 +66,10 @@ export class FsSpool implements Spool {
   private readonly log: Logger;
   /** SOP file name -> "<study>/<series>" it is stored under (conflict detection). */
   private readonly index = new Map<string, string>();
+  /** Series folders known to exist (mkdir once per series, not per instance). */
+  private readonly dirs = new Set<string>();
+  /** Last statfs reading, less what was stored since. */
+  private space?: { at: number; free: number };
   private ready?: Promise<void>;
 
   /** `new FsSpool(dir)` is short for `new FsSpool({ root: dir })`. */
@@ -78,42 +92,74 @@ export class FsSpool implements Spool {
     const name = `${uidFileName(input.sopInstanceUid)}.dcm`;
     const path = join(dir, name);
 
-    const existing = await stat(path).catch(() => undefined);
-    if (existing) {
-      await drain(input.dataset);
-      return { path, bytes: existing.size, duplicate: true };
-    }
-    await this.checkFreeSpace();
-    const created = await mkdir(dir, { recursive: true });
-
+    // The checks, the folder and the temp file are started together: each is a thread-pool
+    // round trip, and in series they took longer than the transfer of a 512 KB instance.
     const tmp = join(this.incoming, `${randomUUID()}.part`);
+    // Only a name the index knows can be a duplicate here; one stored by another process is
+    // caught by the link below (EEXIST), with the same outcome.
+    const knownDir = this.dirs.has(dir);
+    const [existing, space, folder, opened] = await Promise.allSettled([
+      this.index.get(name) === seriesKey ? stat(path) : Promise.reject(new Error('not stored')),
+      this.checkFreeSpace(),
+      knownDir ? undefined : mkdir(dir, { recursive: true }),
+      open(tmp, 'wx'),
+    ]);
+    let created = folder.status === 'fulfilled' ? folder.value : undefined;
+    const dropTemp = async () => {
+      if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+    };
+    if (existing.status === 'fulfilled') {
+      await dropTemp();
+      await drain(input.dataset);
+      return { path, bytes: existing.value.size, duplicate: true };
+    }
+    if (space.status === 'rejected') {
+      await dropTemp();
+      // Refused: leave no empty folder behind (rmdir only removes empty ones).
+      if (created) for (const d of [dir, join(dir, '..')]) await rmdir(d).catch(() => undefined);
+      throw space.reason;
+    }
     let bytes = 0;
     try {
-      const fh = await open(tmp, 'wx');
+      if (folder.status === 'rejected') throw folder.reason;
+      if (opened.status === 'rejected') throw opened.reason;
+      const fh = opened.value;
+      let closing: Promise<void> | undefined;
       try {
-        const head = buildPart10Head({
-          sopClassUid: input.sopClassUid,
-          sopInstanceUid: input.sopInstanceUid,
-          transferSyntaxUid: input.transferSyntaxUid,
-          sourceAeTitle: input.callingAeTitle,
-        });
-        await fh.write(head);
-        bytes += head.length;
-        if (Buffer.isBuffer(input.dataset)) {
-          await fh.write(input.dataset);
-          bytes += input.dataset.length;
-        } else {
-          for await (const chunk of input.dataset) {
-            await fh.write(chunk as Buffer);
-            bytes += (chunk as Buffer).length;
-          }
+        // The head goes out with the first chunk(s): one writev per batch of network chunks.
+        let pending: Buffer[] = [
+          buildPart10Head({
+            sopClassUid: input.sopClassUid,
+            sopInstanceUid: input.sopInstanceUid,
+            transferSyntaxUid: input.transferSyntaxUid,
+            sourceAeTitle: input.callingAeTitle,
+          }),
+        ];
+        const dataset = Buffer.isBuffer(input.dataset) ? [input.dataset] : input.dataset;
+        for await (const chunk of dataset) {
+          pending = pending.concat(chunk);
+          bytes += await writeAll(fh, pending);
+          pending = [];
         }
+        if (pending.length) bytes += await writeAll(fh, pending);
         await fh.datasync(); // data and the size needed to read it back; the folder fsync below makes the name durable
+        closing = fh.close(); // beside the link: it needs the name, not the descriptor
       } finally {
-        await fh.close();
+        await (closing ?? fh.close());
       }
-      const duplicate = !(await this.place(tmp, path));
-      if (duplicate) {
+      let placed;
+      try {
+        placed = await this.place(tmp, path);
+      } catch (e) {
+        if (code(e) !== 'ENOENT' || !knownDir) throw e;
+        // The folder went away behind our back (removed outside removeSeries): make it again.
+        this.dirs.delete(dir);
+        created = await mkdir(dir, { recursive: true });
+        placed = await this.place(tmp, path);
+      }
+      this.dirs.add(dir);
+      if (!placed) {
         const kept = await stat(path);
         if (kept.size !== bytes) {
           this.log.warn('duplicate SOP instance with different size; kept the first copy', {
@@ -122,7 +168,7 @@ export class FsSpool implements Spool {
         }
         return { path, bytes: kept.size, duplicate: true };
       }
-      await fsyncDir(dir);
+      await Promise.all([fsyncDir(dir), placed.cleanup]);
       if (created) {
         await fsyncDir(join(dir, '..'));
         await fsyncDir(this.root);
@@ -138,6 +184,7 @@ export class FsSpool implements Spool {
       });
     }
     this.index.set(name, seriesKey);
+    if (this.space) this.space.free -= bytes;
     return { path, bytes, duplicate: false };
   }
 
@@ -150,6 +197,7 @@ export class FsSpool implements Spool {
   async removeSeries(studyUid: string, seriesUid: string): Promise<void> {
     const dir = this.seriesDir(studyUid, seriesUid);
     const seriesKey = join(uidFileName(studyUid), uidFileName(seriesUid));
+    this.dirs.delete(dir);
     await rm(dir, { recursive: true, force: true });
     await rmdir(join(dir, '..')).catch(() => undefined); // only succeeds when the study is empty
     for (const [k, v] of this.index) if (v === seriesKey) this.index.delete(k);
@@ -178,12 +226,14 @@ export class FsSpool implements Spool {
     return out.sort();
   }
 
-  /** Moves tmp to path unless path exists; false when it existed (a duplicate). */
-  private async place(tmp: string, path: string): Promise<boolean> {
+  /**
+   * Moves tmp to path unless path exists; false when it existed (a duplicate). Once placed, the
+   * temp name is removed by `cleanup` (not needed for durability: it runs beside the folder fsync).
+   */
+  private async place(tmp: string, path: string): Promise<{ cleanup: Promise<void> } | false> {
     try {
       await link(tmp, path); // atomic create-if-absent, also across processes
-      await unlink(tmp);
-      return true;
+      return { cleanup: unlink(tmp) };
     } catch (e) {
       if (code(e) === 'EEXIST') {
         await unlink(tmp);
@@ -198,13 +248,17 @@ export class FsSpool implements Spool {
       return false;
     }
     await rename(tmp, path);
-    return true;
+    return { cleanup: Promise.resolve() };
   }
 
   private async checkFreeSpace(): Promise<void> {
     if (this.minFreeBytes <= 0) return;
-    const s = await statfs(this.root);
-    const free = s.bavail * s.bsize;
+    const now = Date.now();
+    if (!this.space || now - this.space.at > SPACE_RECHECK_MS || this.space.free < this.minFreeBytes + SPACE_MARGIN) {
+      const s = await statfs(this.root);
+      this.space = { at: now, free: s.bavail * s.bsize };
+    }
+    const free = this.space.free;
     if (free < this.minFreeBytes) throw new OutOfSpaceError(`free disk ${free} bytes below watermark ${this.minFreeBytes}`);
   }
 

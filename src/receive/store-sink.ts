@@ -1,15 +1,12 @@
-// The Writable that dcmjs-dimse fills with one C-STORE dataset (via the Scp's
-// createStoreWritableStream override). It scans the leading bytes for the UIDs, asks the
-// policy whether to store, then streams everything to the spool; nothing is decoded and only
-// the bytes before (0020,000E) are ever held.
+// Where the fast path puts one C-STORE dataset, fragment by fragment. It scans the leading
+// bytes for the UIDs, asks the policy whether to store, then streams everything to the spool;
+// nothing is decoded and, besides what the spool has not written yet, only the bytes before
+// (0020,000E) are held.
 //
-// Flow control: dcmjs-dimse awaits 'drain' only for the first write of a dataset and may then
-// process later PDUs before earlier PDVs are written (reordering). So write() here always
-// returns true (huge highWaterMark, synchronous callback) and backpressure is applied at TCP
-// level instead: when the spool reads slower than the network delivers, the socket is paused
-// and resumed when the spool asks for more.
-import { Readable, Writable } from 'node:stream';
+// Flow control: push() never refuses a chunk; when the spool writes slower than the network
+// delivers, the association's socket is paused, and resumed when the spool takes the queue.
 import type { Spool, SpoolStored } from '../core/seams.js';
+import { ChunkQueue } from './chunk-queue.js';
 import { HeaderScanner, type HeaderFacts } from './header-scan.js';
 import { chooseStoreStatus, StoreStatus, type StoreFacts, type SupportedContexts } from './policy.js';
 
@@ -39,12 +36,15 @@ export interface SinkOutcome {
 
 type Mode = 'scan' | 'stream' | 'discard';
 
-export class StoreSink extends Writable {
+/** Queued, unwritten bytes beyond which the socket is paused. */
+const HIGH_WATER = 1024 * 1024;
+
+export class StoreSink {
   readonly outcome: Promise<SinkOutcome>;
   private mode: Mode = 'scan';
   private readonly scanner: HeaderScanner;
   private held: Buffer[] = [];
-  private source?: Readable;
+  private queue?: ChunkQueue;
   private storing?: Promise<SpoolStored | undefined>;
   private writeError?: string;
   private bytes = 0;
@@ -57,7 +57,6 @@ export class StoreSink extends Writable {
   }
 
   constructor(private readonly ctx: SinkContext) {
-    super({ highWaterMark: 2 ** 30, decodeStrings: false });
     this.scanner = new HeaderScanner(ctx.explicitVr);
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
@@ -69,7 +68,13 @@ export class StoreSink extends Writable {
     this.finishOutcome().catch(() => undefined);
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  /** Whether the dataset is on its way to the spool (policy said yes, nothing failed so far). */
+  get streaming(): boolean {
+    return this.mode === 'stream';
+  }
+
+  /** The next piece of the dataset. */
+  push(chunk: Buffer): void {
     this.bytes += chunk.length;
     if (this.ctx.maxInstanceBytes !== undefined && this.bytes > this.ctx.maxInstanceBytes && this.mode !== 'discard') {
       this.writeError = `instance larger than ${this.ctx.maxInstanceBytes} bytes`;
@@ -79,18 +84,17 @@ export class StoreSink extends Writable {
       this.held.push(chunk);
       if (this.scanner.push(chunk)) this.decide();
     } else if (this.mode === 'stream') {
-      if (!this.source!.push(chunk)) this.ctx.pause();
+      if (!this.queue!.push(chunk)) this.ctx.pause();
     }
-    cb();
   }
 
-  override _final(cb: (err?: Error | null) => void): void {
+  /** The dataset is complete. */
+  end(): void {
     if (this.mode === 'scan') {
       this.scanner.finish();
       this.decide();
     }
-    if (this.mode === 'stream') this.source!.push(null);
-    cb();
+    if (this.mode === 'stream') this.queue!.end();
     this.finishOutcome().catch(() => undefined);
   }
 
@@ -114,11 +118,8 @@ export class StoreSink extends Writable {
       return;
     }
     const h = this.scanner.facts;
-    this.source = new Readable({ highWaterMark: 1024 * 1024, read: () => this.ctx.resume() });
-    // The spool sees a destroy(err) through its read loop; this listener only keeps an error
-    // raised before the spool starts reading from becoming an uncaught exception.
-    this.source.on('error', () => undefined);
-    for (const c of held) this.source.push(c);
+    this.queue = new ChunkQueue(HIGH_WATER, () => this.ctx.resume());
+    for (const c of held) this.queue.push(c);
     this.mode = 'stream';
     this.storing = this.ctx.spool
       .store({
@@ -127,7 +128,7 @@ export class StoreSink extends Writable {
         sopInstanceUid: this.ctx.commandSopInstanceUid,
         sopClassUid: this.ctx.commandSopClassUid,
         transferSyntaxUid: this.ctx.transferSyntaxUid,
-        dataset: this.source,
+        dataset: this.queue,
         callingAeTitle: this.ctx.callingAeTitle,
       })
       .catch((e: unknown) => {
@@ -139,7 +140,7 @@ export class StoreSink extends Writable {
 
   /** Stops feeding the spool (it cleans up its temp file) and lets the socket flow again. */
   private stopStreaming(err: Error): void {
-    if (this.mode === 'stream' && this.source && !this.source.destroyed) this.source.destroy(err);
+    if (this.mode === 'stream') this.queue?.fail(err);
     this.mode = 'discard';
     this.held = [];
     this.ctx.resume();

@@ -27,10 +27,13 @@ interface Cursor {
   explicit: boolean;
   /** Top-level Pixel Data: its byte length, 'encapsulated', or undefined when absent. */
   pixelData?: number | 'encapsulated';
+  pixelDataAt?: number;
 }
 
 export interface StructureFacts {
   pixelData?: number | 'encapsulated';
+  /** Dataset offset of the top-level Pixel Data value (the header ends there). */
+  pixelDataAt?: number;
 }
 
 /** The next n header bytes at the cursor, or a "truncated" error. */
@@ -72,7 +75,10 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
       len = h.readUInt32LE(4);
       c.pos += 8;
     }
-    if (depth === 0 && group === 0x7fe0 && element === 0x0010) c.pixelData = len === UNDEFINED ? 'encapsulated' : len;
+    if (depth === 0 && group === 0x7fe0 && element === 0x0010) {
+      c.pixelData = len === UNDEFINED ? 'encapsulated' : len;
+      c.pixelDataAt = c.pos;
+    }
     if (len === UNDEFINED) {
       // A sequence, or encapsulated Pixel Data: items until the sequence delimiter.
       // UN of undefined length is a sequence encoded in Implicit VR (PS3.5 6.2.2).
@@ -124,10 +130,45 @@ function items(c: Cursor, end: number | undefined, depth: number, owner: string,
   }
 }
 
-/** Checks dataset bytes held in memory. Throws MalformedDataset. */
-export function checkDatasetStructure(dataset: Buffer, explicitVr: boolean): void {
-  const src: Source = { length: dataset.length, at: (pos, n) => dataset.subarray(pos, pos + n) };
-  if (walk({ src, pos: 0, explicit: explicitVr }, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+/** The dataset as the network chunks it arrived in (no copy; reads mostly move forward). */
+function chunkSource(chunks: Buffer[]): Source {
+  const starts: number[] = [];
+  let length = 0;
+  for (const c of chunks) {
+    starts.push(length);
+    length += c.length;
+  }
+  let i = 0;
+  return {
+    length,
+    at(pos, n) {
+      while (i > 0 && pos < starts[i]) i--;
+      while (i < chunks.length - 1 && pos >= starts[i] + chunks[i].length) i++;
+      const off = pos - starts[i];
+      if (off + n <= chunks[i].length) return chunks[i].subarray(off, off + n);
+      return sliceChunks(chunks, pos, pos + n);
+    },
+  };
+}
+
+/** Bytes [from, to) of a chunked dataset as one buffer. */
+export function sliceChunks(chunks: Buffer[], from: number, to: number): Buffer {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (const c of chunks) {
+    const end = start + c.length;
+    if (end > from && start < to) out.push(c.subarray(Math.max(0, from - start), Math.min(c.length, to - start)));
+    start = end;
+    if (start >= to) break;
+  }
+  return out.length === 1 ? out[0] : Buffer.concat(out);
+}
+
+/** Checks dataset bytes held in memory (whole or as received in chunks). Throws MalformedDataset. */
+export function checkDatasetStructure(dataset: Buffer | Buffer[], explicitVr: boolean): StructureFacts {
+  const c: Cursor = { src: chunkSource(Buffer.isBuffer(dataset) ? [dataset] : dataset), pos: 0, explicit: explicitVr };
+  if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+  return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
 }
 
 /**
@@ -154,7 +195,7 @@ export async function checkStoredStructure(path: string, explicitVr: boolean): P
     const src: Source = { length: size - offset, at: (pos, n) => read(offset + pos, n) };
     const c: Cursor = { src, pos: 0, explicit: explicitVr };
     if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
-    return { pixelData: c.pixelData };
+    return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
   } finally {
     closeSync(fd);
   }
