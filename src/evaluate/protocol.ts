@@ -8,7 +8,10 @@
 //  of 2D SSIM with a 7x7 uniform window, K1 0.01, K2 0.03, sample covariance, data range R,
 //  3-pixel border excluded (scikit-image structural_similarity defaults).
 //  cubic = natural cubic spline through the kept slices (scipy CubicSpline bc_type='natural').
-import { OnnxSynth } from '../interpolate/model/onnx-synth.js';
+import { readFile } from 'node:fs/promises';
+import { ModelSession } from '../interpolate/engine/session.js';
+import { synthesisePairs, type PairRequest } from '../interpolate/engine/synthesise.js';
+import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
 import { loadVolume, type Volume } from './volume.js';
 
 export type EvalMethod = 'model' | 'cubic' | 'linear';
@@ -153,35 +156,20 @@ export function rebuildCubic(kept: Float32Array[], k: number, n: number): Map<nu
   return out;
 }
 
-export async function rebuildModel(kept: Float32Array[], k: number, n: number, rows: number, cols: number, synth: OnnxSynth): Promise<Map<number, Float32Array>> {
-  let total = 0;
+/**
+ * Rebuilds the dropped slices with the model through the node's own engine (batching across
+ * gaps; 4-slice models get the kept slices one further out, repeated at the ends). Untiled, so
+ * the figures match the PyTorch path, which never tiles.
+ */
+export async function rebuildModel(kept: Float32Array[], k: number, n: number, rows: number, cols: number, session: ModelSession): Promise<Map<number, Float32Array>> {
   const all = new Float32Array(kept.length * rows * cols);
   kept.forEach((s, i) => all.set(s, i * rows * cols));
   const scale = normScale(all);
-  const norm = kept.map((s) => {
-    const r = new Float32Array(s.length);
-    for (let p = 0; p < s.length; p++) r[p] = s[p] / scale;
-    return r;
-  });
+  const norm = kept.map((s) => s.map((v) => v / scale));
   const idx = rebuiltIndices(n, k);
-  const out = new Map<number, Float32Array>();
-  const pairs = new Map<number, number[]>();
-  for (const i of idx) {
-    const a = Math.floor(i / k);
-    pairs.set(a, [...(pairs.get(a) ?? []), i]);
-  }
-  for (const [a, is] of pairs) {
-    const ts = is.map((i) => (i - a * k) / k);
-    // context slices one kept slice further out, repeating a / b at the ends (as the node does)
-    const res = await synth.synthesize(norm[a], norm[a + 1], rows, cols, ts, norm[Math.max(a - 1, 0)], norm[Math.min(a + 2, norm.length - 1)]);
-    is.forEach((i, j) => {
-      const r = res[j];
-      for (let p = 0; p < r.length; p++) r[p] *= scale;
-      out.set(i, r);
-      total++;
-    });
-  }
-  return out;
+  const requests: PairRequest[] = idx.map((i) => ({ lower: Math.floor(i / k), t: (i % k) / k }));
+  const res = await synthesisePairs(session, norm, rows, cols, requests, { ...ENGINE_DEFAULTS, tileSize: 0 });
+  return new Map(idx.map((i, j) => [i, res[j].map((v) => v * scale)]));
 }
 
 /** 2D SSIM as skimage.metrics.structural_similarity(x, y, data_range=R) (7x7 uniform window). */
@@ -225,7 +213,7 @@ export function ssim2d(x: Float64Array, y: Float64Array, rows: number, cols: num
   return sum / cnt;
 }
 
-export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, synth?: OnnxSynth): Promise<EvalResult> {
+export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: ModelSession): Promise<EvalResult> {
   const t0 = Date.now();
   const k = Math.round(opts.factor);
   if (k < 2) throw new Error('factor must be >= 2');
@@ -233,17 +221,17 @@ export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, synth?: On
   const sz = vol.rows * vol.cols;
   const kept = keptSlices(vol, k, !!opts.thick);
   let rec: Map<number, Float32Array>;
-  let ownSynth = false;
   if (opts.method === 'linear') rec = rebuildLinear(kept, k, n);
   else if (opts.method === 'cubic') rec = rebuildCubic(kept, k, n);
   else if (opts.method === 'model') {
-    if (!synth) {
+    let own: ModelSession | undefined;
+    if (!session) {
       if (!opts.modelPath) throw new Error('method model needs modelPath');
-      synth = await OnnxSynth.load(opts.modelPath);
-      ownSynth = true;
+      // CPU, like the PyTorch path it is compared with
+      session = own = await ModelSession.open(await readFile(opts.modelPath), { provider: 'cpu', threads: 0 });
     }
-    rec = await rebuildModel(kept, k, n, vol.rows, vol.cols, synth);
-    if (ownSynth) await synth.release();
+    rec = await rebuildModel(kept, k, n, vol.rows, vol.cols, session);
+    await own?.release();
   } else throw new Error(`unknown method ${String(opts.method)}`);
   const R = percentile(vol.data, 99.9);
   let se = 0;
@@ -276,7 +264,7 @@ export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, synth?: On
     slices: n,
     rebuilt: idx.length,
     seconds: (Date.now() - t0) / 1000,
-    ...(opts.method === 'model' ? { model: opts.modelPath ?? synth?.path } : {}),
+    ...(opts.method === 'model' ? { model: opts.modelPath } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { Interpolator, OutputSlice, VolumeF32 } from '../core/types.js';
-import type { ModelMetadata } from './model/onnx-synth.js';
+import type { ModelMetadata } from './model/metadata.js';
 import { ENGINE_DEFAULTS, type EngineOptions } from './engine/options.js';
 import { denormalise, normalisationPercentile, normalise, stackScale } from './engine/normalise.js';
 import { checkModel } from './engine/sanity.js';

@@ -2,7 +2,7 @@
 // stack's p-th percentile (p = normalisation_percentile, 99.9; numpy's 'linear' percentile),
 // run the model, multiply back. Stacks over 4M values are sampled with a regular stride.
 import type { VolumeF32 } from '../../core/types.js';
-import type { ModelMetadata } from '../model/onnx-synth.js';
+import type { ModelMetadata } from '../model/metadata.js';
 
 const MAX_SAMPLE = 4_000_000;
 

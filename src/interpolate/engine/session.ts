@@ -2,7 +2,7 @@
 // provider and reused for every stack. It runs batches whose items may come from different
 // slice pairs (a, b, t per item, plus the context slices p and q for 4-slice models); inputs and
 // output are in the model's normalised units.
-import { readOnnxMetadata, type ModelMetadata } from '../model/onnx-synth.js';
+import { readOnnxMetadata, type ModelMetadata } from '../model/metadata.js';
 import { openOnProvider, ort, type Provider, type ProviderAttempt, type ProviderChoice, type SessionSettings } from './providers.js';
 import type * as OrtTypes from 'onnxruntime-node';
 
@@ -60,7 +60,7 @@ export class ModelSession {
 }
 
 /** The node's model contract: inputs a, b, t (and optionally p, q) and output out; returns the context. */
-export function checkIo(s: Pick<OrtTypes.InferenceSession, 'inputNames' | 'outputNames'>): 2 | 4 {
+function checkIo(s: Pick<OrtTypes.InferenceSession, 'inputNames' | 'outputNames'>): 2 | 4 {
   const missing = ['a', 'b', 't'].filter((n) => !s.inputNames.includes(n));
   const extra = s.inputNames.filter((n) => !['a', 'b', 't', 'p', 'q'].includes(n));
   const context = s.inputNames.includes('p') || s.inputNames.includes('q') ? 4 : 2;
@@ -71,7 +71,7 @@ export function checkIo(s: Pick<OrtTypes.InferenceSession, 'inputNames' | 'outpu
   return context;
 }
 
-export async function runRaw(s: OrtTypes.InferenceSession, context: 2 | 4, inp: ModelInputs, n: number, h: number, w: number): Promise<Float32Array> {
+async function runRaw(s: OrtTypes.InferenceSession, context: 2 | 4, inp: ModelInputs, n: number, h: number, w: number): Promise<Float32Array> {
   const img = (x: Float32Array) => new ort.Tensor('float32', x, [n, 1, h, w]);
   const feeds: Record<string, OrtTypes.Tensor> = { a: img(inp.a), b: img(inp.b), t: new ort.Tensor('float32', inp.t, [n]) };
   if (context === 4) {
