@@ -130,6 +130,13 @@ function items(c: Cursor, end: number | undefined, depth: number, owner: string,
   }
 }
 
+/** Walks a whole dataset from its first byte; throws MalformedDataset. */
+function walkDataset(src: Source, explicit: boolean): StructureFacts {
+  const c: Cursor = { src, pos: 0, explicit };
+  if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
+  return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
+}
+
 /** The dataset as the network chunks it arrived in (no copy; reads mostly move forward). */
 function chunkSource(chunks: Buffer[]): Source {
   const starts: number[] = [];
@@ -166,9 +173,7 @@ export function sliceChunks(chunks: Buffer[], from: number, to: number): Buffer 
 
 /** Checks dataset bytes held in memory (whole or as received in chunks). Throws MalformedDataset. */
 export function checkDatasetStructure(dataset: Buffer | Buffer[], explicitVr: boolean): StructureFacts {
-  const c: Cursor = { src: chunkSource(Buffer.isBuffer(dataset) ? [dataset] : dataset), pos: 0, explicit: explicitVr };
-  if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
-  return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
+  return walkDataset(chunkSource(Buffer.isBuffer(dataset) ? [dataset] : dataset), explicitVr);
 }
 
 /**
@@ -193,9 +198,7 @@ export async function checkStoredStructure(path: string, explicitVr: boolean): P
     const offset = 144 + read(140, 4).readUInt32LE(0);
     if (offset > size) throw new MalformedDataset('truncated file meta');
     const src: Source = { length: size - offset, at: (pos, n) => read(offset + pos, n) };
-    const c: Cursor = { src, pos: 0, explicit: explicitVr };
-    if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
-    return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
+    return walkDataset(src, explicitVr);
   } finally {
     closeSync(fd);
   }
