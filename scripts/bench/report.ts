@@ -8,7 +8,7 @@ import type { InterpolateResult } from './interpolate.js';
 import type { E2eRow } from './e2e.js';
 import type { MemoryRow } from './memory.js';
 import { fmt, median, spread } from './stats.js';
-import { readOnnxMetadata } from '../../src/interpolate/model/onnx-synth.js';
+import { readOnnxMetadata } from '../../src/interpolate/model/metadata.js';
 
 export interface BenchResults {
   machine: Machine;
