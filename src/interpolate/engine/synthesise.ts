@@ -53,7 +53,7 @@ export async function synthesisePairs(
   const out = requests.map(() => new Float32Array(rows * cols));
   const per = batchSize(limits, area);
   const total = requests.length * tiles.length;
-  const inputs = session.context === 4 ? 4 : 2;
+  const inputs = session.context;
   const bufs = Array.from({ length: inputs }, () => new Float32Array(Math.min(per, total) * area));
   for (let start = 0; start < total; start += per) {
     const n = Math.min(per, total - start);
