@@ -8,9 +8,7 @@ import json
 import torch
 from training.evaluate import evaluate, load_model
 from training.volumes import load_volume
-
-VOLS = {"siemens": "../shared/data/mr/siemens-t1-sagittal-2mm-isotropic",
-        "ch2": "/usr/share/mricron/templates/ch2.nii.gz"}
+from training.dev.cases import VOLS, parse_case
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", action="append", default=[])
@@ -27,9 +25,7 @@ for spec in a.model:
     models.append((label, bind, load_model(path, tta=label.endswith("+tta"))))
 rows = []
 for case in a.case:
-    parts = case.split(":")
-    vk, ks = parts[0], [int(k) for k in parts[1].split(",")]
-    thick = len(parts) > 2 and parts[2] == "thick"
+    vk, ks, thick = parse_case(case)
     vol = load_volume(VOLS[vk])[0]
     for k in ks:
         key = "%s:%d:%s" % (vk, k, "thick" if thick else "drop")
