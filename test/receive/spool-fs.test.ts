@@ -103,6 +103,16 @@ describe('FsSpool', () => {
     assert.deepEqual(await spool.listSeries(i.studyInstanceUid, i.seriesInstanceUid), []);
   });
 
+  it('writes a batch of more buffers than one writev call takes (IOV_MAX) in full', async () => {
+    const spool = new FsSpool({ root: join(dir, 'g'), log });
+    const bytes = datasetBytes(src);
+    const parts = [...chunks(bytes, Math.ceil(bytes.length / 3000))];
+    assert.ok(parts.length > 2048);
+    const r = await spool.store({ ...input(), dataset: (async function* () { yield parts; })() });
+    assert.ok(datasetBytes(r.path).equals(bytes));
+    assert.equal(r.bytes, (await readFile(r.path)).length);
+  });
+
   it('refuses below the free-space watermark', async () => {
     const spool = new FsSpool({ root: join(dir, 'f'), log, minFreeBytes: Number.MAX_SAFE_INTEGER });
     await assert.rejects(spool.store(input()), OutOfSpaceError);
