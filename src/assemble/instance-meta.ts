@@ -4,6 +4,22 @@ import { stat } from 'node:fs/promises';
 import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
 import { asArray, num, nums, parsePart10, readPart10, SopClass, str, type NaturalDataset, type ParsedDicom } from '../dicom/dcmjs.js';
 
+/**
+ * Every top-level attribute instanceMetaFromDataset reads (functional groups whole). The receive
+ * path parses only these out of a header (a Siemens header's private CSA blocks make a full
+ * parse cost ~1 ms); test/unit/meta-keywords.test.ts checks the list against what is read.
+ */
+export const INSTANCE_META_KEYWORDS = [
+  'SOPClassUID', 'SOPInstanceUID', 'StudyInstanceUID', 'SeriesInstanceUID', 'FrameOfReferenceUID',
+  'Modality', 'SeriesNumber', 'SeriesDescription', 'ProtocolName', 'InstanceNumber', 'AcquisitionNumber',
+  'ImageType', 'NumberOfFrames', 'Rows', 'Columns', 'SamplesPerPixel', 'PhotometricInterpretation',
+  'BitsAllocated', 'BitsStored', 'HighBit', 'PixelRepresentation', 'RescaleSlope', 'RescaleIntercept',
+  'ImagePositionPatient', 'ImageOrientationPatient', 'PixelSpacing', 'SliceThickness', 'SpacingBetweenSlices',
+  'EchoNumbers', 'TemporalPositionIdentifier', 'NumberOfTemporalPositions', 'TriggerTime',
+  'AcquisitionTime', 'AcquisitionDateTime', 'ImagesInAcquisition', 'ContributingEquipmentSequence',
+  'SharedFunctionalGroupsSequence', 'PerFrameFunctionalGroupsSequence',
+] as const;
+
 /** Manufacturer our derive stage writes into ContributingEquipmentSequence (the loop guard). */
 export const OUR_MANUFACTURER = 'Interslice';
 

@@ -24,6 +24,7 @@ interface DcmjsApi {
       naturalizeDataset(dict: Record<string, unknown>): NaturalDataset;
       denaturalizeDataset(ds: NaturalDataset): Record<string, unknown>;
       uid(): string;
+      nameMap: Record<string, { tag: string } | undefined>;
     };
   };
   log: { setLevel?: (level: string) => void; level?: unknown; disableAll?: () => void };
@@ -166,6 +167,21 @@ export function writePart10(dataset: NaturalDataset, meta: WriteMeta): Buffer {
   const dict = new dcmjs.data.DicomDict(denatMeta);
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
   return Buffer.from(dict.write({ allowInvalidVRLength: false }));
+}
+
+/**
+ * The tags (group << 16 | element) of standard keywords, from dcmjs's data dictionary, plus
+ * Specific Character Set, which decides how every string value is read. Throws on a keyword the
+ * dictionary does not know (a typo would otherwise silently drop an attribute).
+ */
+export function tagsOfKeywords(keywords: readonly string[]): Set<number> {
+  const out = new Set<number>([0x00080005]);
+  for (const k of keywords) {
+    const tag = dcmjs.data.DicomMetaDictionary.nameMap[k]?.tag; // "(gggg,eeee)"
+    if (!tag || !/^\([0-9A-F]{4},[0-9A-F]{4}\)$/i.test(tag)) throw new Error(`unknown DICOM keyword ${k}`);
+    out.add(parseInt(tag.slice(1, 5) + tag.slice(6, 10), 16));
+  }
+  return out;
 }
 
 /** Values that DICOM may hold as a single value or a multi-value array: always an array. */

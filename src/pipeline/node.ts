@@ -11,7 +11,7 @@ import type { JobQueue, Spool } from '../core/seams.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
 import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
-import { parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
+import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
 import { Outbox } from '../send/outbox.js';
 import { storeFiles } from '../send/scu.js';
 import { runStacks, type RunResult } from './run-stacks.js';
@@ -146,6 +146,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     spool,
     readMeta: readInstanceMeta,
     parseMeta: parseInstanceMeta,
+    parseMetaKeywords: INSTANCE_META_KEYWORDS,
     log: log.child({ stage: 'receive' }),
     onInstance: (meta, info) => {
       if (info.duplicate) return;

@@ -11,12 +11,22 @@ export async function readBasicMeta(path: string): Promise<InstanceMeta> {
   return meta;
 }
 
+/** Every top-level attribute basicMeta reads (see INSTANCE_META_KEYWORDS for why). */
+export const BASIC_META_KEYWORDS = [
+  'SOPClassUID', 'SOPInstanceUID', 'StudyInstanceUID', 'SeriesInstanceUID', 'FrameOfReferenceUID',
+  'Modality', 'SeriesNumber', 'SeriesDescription', 'InstanceNumber', 'AcquisitionNumber', 'ImageType',
+  'NumberOfFrames', 'Rows', 'Columns', 'SamplesPerPixel', 'PhotometricInterpretation', 'BitsAllocated',
+  'BitsStored', 'HighBit', 'PixelRepresentation', 'RescaleSlope', 'RescaleIntercept', 'ImagePositionPatient',
+  'ImageOrientationPatient', 'PixelSpacing', 'SliceThickness', 'SpacingBetweenSlices', 'EchoNumbers',
+] as const;
+
 /** The same from a Part-10 head and the dataset up to Pixel Data (fileSize left unset). */
 export function parseBasicMeta(part10Header: Buffer, path: string): InstanceMeta {
   return basicMeta(parsePart10(part10Header, { headerOnly: true, lenient: true }), path);
 }
 
-function basicMeta({ dataset: d, transferSyntaxUid }: ParsedDicom, path: string): InstanceMeta {
+/** InstanceMeta from a parsed header (pure). */
+export function basicMeta({ dataset: d, transferSyntaxUid }: ParsedDicom, path: string): InstanceMeta {
   const sopClassUid = str(d.SOPClassUID);
   const sopInstanceUid = str(d.SOPInstanceUID);
   const studyInstanceUid = str(d.StudyInstanceUID);

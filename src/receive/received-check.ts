@@ -4,7 +4,7 @@
 // spool's last write and fsync are in flight. Datasets larger than RETAIN_BYTES are not kept:
 // the caller checks the stored file instead.
 import type { InstanceMeta } from '../core/types.js';
-import { checkDatasetStructure, sliceChunks, type StructureFacts } from './structure-check.js';
+import { checkDatasetStructure, selectTopLevel, sliceChunks, type StructureFacts } from './structure-check.js';
 
 /** Most dataset bytes kept per association for the in-memory check (a 1024^2 16-bit slice is 2 MB). */
 export const RETAIN_BYTES = 8 * 1024 * 1024;
@@ -29,10 +29,16 @@ export class ReceivedCheck {
   private bytes = 0;
   private overflow = false;
 
+  /**
+   * `reads`: the tags of the top-level attributes `parse` uses. Only those are handed to it
+   * (parsing a whole header costs ~1 ms, mostly private blocks nobody reads); without it the
+   * whole header is.
+   */
   constructor(
     private readonly explicitVr: boolean,
     private readonly part10Head: Buffer,
     private readonly parse: ParseMeta,
+    private readonly reads?: ReadonlySet<number>,
   ) {}
 
   push(chunk: Buffer): void {
@@ -63,15 +69,18 @@ export class ReceivedCheck {
   private verdict(chunks: Buffer[]): CheckResult {
     let structure: CheckResult['structure'];
     try {
-      structure = checkDatasetStructure(chunks, this.explicitVr);
+      structure = checkDatasetStructure(chunks, this.explicitVr, this.reads !== undefined);
     } catch (e) {
       // Reported before anything the header parse might say (the file-based order).
       return { structure: { error: e }, meta: { error: e } };
     }
     // The header ends where the walk found Pixel Data (the whole dataset when there is none).
-    const end = structure.pixelDataAt ?? this.bytes;
+    const header =
+      this.reads && structure.topLevel
+        ? selectTopLevel(chunks, structure.topLevel, this.reads)
+        : [sliceChunks(chunks, 0, structure.pixelDataAt ?? this.bytes)];
     try {
-      return { structure, meta: this.parse(Buffer.concat([this.part10Head, sliceChunks(chunks, 0, end)])) };
+      return { structure, meta: this.parse(Buffer.concat([this.part10Head, ...header])) };
     } catch (e) {
       return { structure, meta: { error: e } };
     }

@@ -20,10 +20,10 @@ import { unlink } from 'node:fs/promises';
 import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
-import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
+import { SopClass, tagsOfKeywords, TransferSyntax } from '../dicom/dcmjs.js';
 import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../dicom/dimse.js';
 import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
-import { parseBasicMeta, readBasicMeta } from './read-meta.js';
+import { BASIC_META_KEYWORDS, parseBasicMeta, readBasicMeta } from './read-meta.js';
 import { PduOversize, PduReader } from './pdu-reader.js';
 import { PDataRouter, type DatasetTarget } from './pdata-router.js';
 import { storeResponsePdu, type Command } from './dimse-command.js';
@@ -61,6 +61,8 @@ export interface ListenerOptions {
    * it, a caller's readMeta reads every file back. Default: the basic reader's parse.
    */
   parseMeta?: (part10Header: Buffer, path: string) => InstanceMeta;
+  /** The top-level keywords parseMeta reads (it is then given only those); default: all. */
+  parseMetaKeywords?: readonly string[];
   log?: Logger;
   /** Largest PDU we accept (default 262144). */
   maxPduLength?: number;
@@ -137,6 +139,8 @@ function checkPixelModule(meta: InstanceMeta, pixelData: number | 'encapsulated'
   if (!(need > 0) || pixelData < need) throw new DatasetMismatch(`Pixel Data ${pixelData} bytes; Rows x Columns x frames need ${need}`);
 }
 
+const BASIC_META_TAGS = tagsOfKeywords(BASIC_META_KEYWORDS);
+
 /** One accepted TCP connection: at most one association. */
 class InboundAssociation extends Scp {
   readonly counts: AssociationCounts = { stored: 0, duplicates: 0, refused: 0, bytes: 0 };
@@ -148,6 +152,7 @@ class InboundAssociation extends Scp {
   private opened = 0;
   private inFlight = Promise.resolve();
   private paused = false;
+  private readonly parseMetaTags?: Set<number>;
 
   constructor(
     private readonly sock: net.Socket,
@@ -162,6 +167,7 @@ class InboundAssociation extends Scp {
       pduTimeout: o.timeouts?.pduMs ?? 60_000,
       connectTimeout: o.timeouts?.idleMs ?? 120_000,
     });
+    this.parseMetaTags = o.parseMetaKeywords ? tagsOfKeywords(o.parseMetaKeywords) : undefined;
     // dcmjs-dimse starts its association timer from the client-side 'connect' event, which an
     // accepted socket never emits: set what its Server would, plus the start time it forgets.
     const self = this as unknown as { connected: boolean; connectedTime: number };
@@ -308,11 +314,13 @@ class InboundAssociation extends Scp {
     this.current = sink;
     // The in-memory check needs a header parser; a caller's own file reader gets the file.
     const parse = this.o.parseMeta ?? (this.o.readMeta ? undefined : parseBasicMeta);
+    const reads = this.o.parseMeta ? this.parseMetaTags : BASIC_META_TAGS;
     const check = parse
       ? new ReceivedCheck(
           explicitVr,
           buildPart10Head({ sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid, transferSyntaxUid: ts, sourceAeTitle: this.callingAe }),
           (head) => parse(head, PENDING_PATH),
+          reads,
         )
       : undefined;
     const messageId = cmd.messageId ?? 0;

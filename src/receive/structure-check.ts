@@ -28,12 +28,19 @@ interface Cursor {
   /** Top-level Pixel Data: its byte length, 'encapsulated', or undefined when absent. */
   pixelData?: number | 'encapsulated';
   pixelDataAt?: number;
+  /** When set, each top-level element before Pixel Data is appended as tag, start, end. */
+  topLevel?: number[];
 }
 
 export interface StructureFacts {
   pixelData?: number | 'encapsulated';
   /** Dataset offset of the top-level Pixel Data value (the header ends there). */
   pixelDataAt?: number;
+  /**
+   * Top-level elements before Pixel Data, flattened as (tag, start, end) triples of dataset
+   * offsets (tag = group << 16 | element): lets the header parse read only what it uses.
+   */
+  topLevel?: number[];
 }
 
 /** The next n header bytes at the cursor, or a "truncated" error. */
@@ -50,6 +57,7 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
   if (depth > 32) throw new MalformedDataset('sequences nested deeper than 32');
   const limit = end ?? c.src.length;
   while (c.pos < limit) {
+    const start = c.pos;
     const h = need(c, 8, 'element header');
     const group = h.readUInt16LE(0);
     const element = h.readUInt16LE(2);
@@ -79,6 +87,9 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
       c.pixelData = len === UNDEFINED ? 'encapsulated' : len;
       c.pixelDataAt = c.pos;
     }
+    // Recorded: top-level elements before Pixel Data (the header).
+    const top = depth === 0 && c.pixelDataAt === undefined ? c.topLevel : undefined;
+    const tag = ((group << 16) | element) >>> 0;
     if (len === UNDEFINED) {
       // A sequence, or encapsulated Pixel Data: items until the sequence delimiter.
       // UN of undefined length is a sequence encoded in Implicit VR (PS3.5 6.2.2).
@@ -86,6 +97,7 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
       if (vr === 'UN') c.explicit = false;
       items(c, undefined, depth, tagText(group, element), group === 0x7fe0 || vr === 'OB' || vr === 'OW');
       c.explicit = wasExplicit;
+      if (top) top.push(tag, start, c.pos);
       continue;
     }
     if (c.pos + len > limit) {
@@ -95,9 +107,11 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
       const seqEnd = c.pos + len;
       items(c, seqEnd, depth, tagText(group, element), false);
       if (c.pos !== seqEnd) throw new MalformedDataset(`sequence ${tagText(group, element)} length does not match its items`);
+      if (top) top.push(tag, start, c.pos);
       continue;
     }
     c.pos += len;
+    if (top) top.push(tag, start, c.pos);
   }
   if (end === undefined) return false;
   if (c.pos !== end) throw new MalformedDataset('item length does not match its content');
@@ -131,10 +145,10 @@ function items(c: Cursor, end: number | undefined, depth: number, owner: string,
 }
 
 /** Walks a whole dataset from its first byte; throws MalformedDataset. */
-function walkDataset(src: Source, explicit: boolean): StructureFacts {
-  const c: Cursor = { src, pos: 0, explicit };
+function walkDataset(src: Source, explicit: boolean, recordTopLevel = false): StructureFacts {
+  const c: Cursor = { src, pos: 0, explicit, topLevel: recordTopLevel ? [] : undefined };
   if (walk(c, undefined, 0)) throw new MalformedDataset('delimiter outside any sequence');
-  return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt };
+  return { pixelData: c.pixelData, pixelDataAt: c.pixelDataAt, topLevel: c.topLevel };
 }
 
 /** The dataset as the network chunks it arrived in (no copy; reads mostly move forward). */
@@ -171,9 +185,25 @@ export function sliceChunks(chunks: Buffer[], from: number, to: number): Buffer 
   return out.length === 1 ? out[0] : Buffer.concat(out);
 }
 
-/** Checks dataset bytes held in memory (whole or as received in chunks). Throws MalformedDataset. */
-export function checkDatasetStructure(dataset: Buffer | Buffer[], explicitVr: boolean): StructureFacts {
-  return walkDataset(chunkSource(Buffer.isBuffer(dataset) ? [dataset] : dataset), explicitVr);
+/**
+ * Checks dataset bytes held in memory (whole or as received in chunks), optionally recording
+ * the top-level elements (StructureFacts.topLevel). Throws MalformedDataset.
+ */
+export function checkDatasetStructure(dataset: Buffer | Buffer[], explicitVr: boolean, recordTopLevel = false): StructureFacts {
+  return walkDataset(chunkSource(Buffer.isBuffer(dataset) ? [dataset] : dataset), explicitVr, recordTopLevel);
+}
+
+/**
+ * The header bytes of the top-level elements whose tags are in `wanted`, in their order: a
+ * dataset a parser reads as the original with everything else left out (values are copied as
+ * received, so the transfer syntax and character set still apply).
+ */
+export function selectTopLevel(chunks: Buffer[], topLevel: number[], wanted: ReadonlySet<number>): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < topLevel.length; i += 3) {
+    if (wanted.has(topLevel[i])) out.push(sliceChunks(chunks, topLevel[i + 1], topLevel[i + 2]));
+  }
+  return out;
 }
 
 /**
