@@ -2,6 +2,7 @@
 // parsed). Enhanced MR objects get one FrameGeometry per frame from the functional groups.
 import { stat } from 'node:fs/promises';
 import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
+import { parseFlatHeader } from '../dicom/flat-header.js';
 import { asArray, num, nums, parsePart10, readPart10, SopClass, str, type NaturalDataset, type ParsedDicom } from '../dicom/dcmjs.js';
 
 /**
@@ -207,7 +208,7 @@ export async function readInstanceMeta(path: string): Promise<InstanceMeta> {
 export function parseInstanceMeta(part10Header: Buffer, path: string): InstanceMeta {
   let parsed;
   try {
-    parsed = parsePart10(part10Header, { headerOnly: true });
+    parsed = parseFlatHeader(part10Header) ?? parsePart10(part10Header, { headerOnly: true });
   } catch (err) {
     throw unreadable(path, err as Error);
   }

@@ -25,6 +25,7 @@ interface DcmjsApi {
       denaturalizeDataset(ds: NaturalDataset): Record<string, unknown>;
       uid(): string;
       nameMap: Record<string, { tag: string } | undefined>;
+      dictionary: Record<string, { name: string; vr: string } | undefined>;
     };
   };
   log: { setLevel?: (level: string) => void; level?: unknown; disableAll?: () => void };
@@ -182,6 +183,13 @@ export function tagsOfKeywords(keywords: readonly string[]): Set<number> {
     out.add(parseInt(tag.slice(1, 5) + tag.slice(6, 10), 16));
   }
   return out;
+}
+
+/** The data dictionary's keyword and VR for a standard tag (group << 16 | element). */
+export function dictionaryEntry(tag: number): { name: string; vr: string } | undefined {
+  const hex = tag.toString(16).toUpperCase().padStart(8, '0');
+  const e = dcmjs.data.DicomMetaDictionary.dictionary[`(${hex.slice(0, 4)},${hex.slice(4)})`];
+  return e ? { name: e.name, vr: e.vr } : undefined;
 }
 
 /** Values that DICOM may hold as a single value or a multi-value array: always an array. */
