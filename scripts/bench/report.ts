@@ -42,7 +42,7 @@ export function report(r: BenchResults): string {
   L.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} |`, `| RAM | ${m.ramGb} GB |`, `| OS | ${m.kernel} |`, `| Node.js | ${m.node} |`, `| onnxruntime-node | ${m.onnxruntime} |`);
   L.push(`| load average (1/5/15 min) | ${Object.entries(r.loads).map(([k, v]) => `${k}: ${v}`).join('; ')} |`);
   L.push(`| model | ${basename(r.modelPath)}: ${meta.name ?? '?'} ${meta.version ?? '?'}, sha256 ${sha.slice(0, 16)}, ${meta.parameters ?? '?'} parameters |`, '');
-  L.push('The cores are shared: a training job (nice 10) and other test runs were active, so the figures are noisy and conservative; compare ratios of peers measured in the same run rather than absolute values.', '');
+  L.push('The load averages above are what else the machine was doing at the start of each section (a 2-core VM whose disk and CPU are shared with other guests), so absolute figures drift from run to run: compare ratios of peers measured in the same run rather than absolute values.', '');
 
   if (r.receive) {
     const x = r.receive;
