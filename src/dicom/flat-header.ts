@@ -6,6 +6,7 @@
 // would have to decode) returns undefined, and the caller parses with dcmjs as before. Values
 // take dcmjs's naturalized shapes (one value bare, several in an array, numbers for DS/IS/binary).
 import { dictionaryEntry, TransferSyntax, type NaturalDataset, type ParsedDicom } from './dcmjs.js';
+import { fileMetaValues } from './explicit-vr.js';
 
 const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DT', 'LO', 'SH', 'TM', 'UI']);
 const TEXT_NUMBER_VRS = new Set(['DS', 'IS']);
@@ -74,19 +75,11 @@ function readElements(buf: Buffer, at: number, explicit: boolean, into: NaturalD
 /** A Part-10 header (file meta, then dataset up to Pixel Data), or undefined to use dcmjs. */
 export function parseFlatHeader(buf: Buffer): ParsedDicom | undefined {
   if (buf.length < 144 || buf.toString('latin1', 128, 132) !== 'DICM') return undefined;
-  // The file meta group: read for its Transfer Syntax; its binary members are skipped, not decoded.
-  let at = 132;
-  let ts = '';
-  while (at + 8 <= buf.length && buf.readUInt16LE(at) === 0x0002) {
-    const element = buf.readUInt16LE(at + 2);
-    const vr = buf.toString('latin1', at + 4, at + 6);
-    const long = ['OB', 'OW', 'UN', 'SQ', 'UT', 'UC', 'UR'].includes(vr);
-    const len = long ? buf.readUInt32LE(at + 8) : buf.readUInt16LE(at + 6);
-    const start = at + (long ? 12 : 8);
-    if (len === 0xffffffff || start + len > buf.length) return undefined;
-    if (element === 0x0010) ts = buf.toString('latin1', start, start + len).replace(/[\0 ]+$/, '');
-    at = start + len;
-  }
+  // The file meta group, found by its group length (0002,0000), read for its Transfer Syntax.
+  if (buf.readUInt32LE(132) !== 0x00000002 || buf.toString('latin1', 136, 138) !== 'UL') return undefined;
+  const at = 144 + buf.readUInt32LE(140);
+  if (at > buf.length) return undefined;
+  const ts = fileMetaValues(buf.subarray(144, at))[0x0010];
   if (ts !== TransferSyntax.ExplicitVRLittleEndian && ts !== TransferSyntax.ImplicitVRLittleEndian) return undefined;
   const dataset: NaturalDataset = {};
   if (!readElements(buf, at, ts === TransferSyntax.ExplicitVRLittleEndian, dataset)) return undefined;

@@ -3,6 +3,7 @@
 // group 0020). It parses element headers only (Little Endian, Implicit or Explicit VR,
 // undefined-length sequences included) and stops after (0020,000E), so it reads a few KB of a
 // typical MR header and never decodes or re-encodes anything.
+import { LONG_VRS } from '../dicom/explicit-vr.js';
 
 export interface HeaderFacts {
   sopClassUid?: string;
@@ -22,8 +23,6 @@ const UNDEFINED = 0xffffffff;
 const ITEM = 0xfffee000;
 const ITEM_END = 0xfffee00d;
 const SEQ_END = 0xfffee0dd;
-/** Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const MAX_DEPTH = 16;
 
 class NeedMore extends Error {}

@@ -4,8 +4,8 @@
 // buffer), so without this a truncated instance would be acknowledged and interpolated from
 // garbage. Values are skipped, never decoded: the walk is cheap even for large instances.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { LONG_VRS } from '../dicom/explicit-vr.js';
 
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED = 0xffffffff;
 /** Bytes read at a time: headers are dense, values are skipped without reading them. */
 const WINDOW = 64 * 1024;

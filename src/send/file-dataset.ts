@@ -6,6 +6,7 @@
 // the parsed elements (getElements), as before.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import dimse from '../dicom/dimse.js';
+import { fileMetaValues } from '../dicom/explicit-vr.js';
 
 export interface FileMeta {
   sopClassUid: string;
@@ -26,16 +27,7 @@ export function readFileMeta(path: string): FileMeta {
     if (groupLength > 1 << 20) throw new Error('file meta group too long');
     const group = Buffer.alloc(groupLength);
     if (readSync(fd, group, 0, groupLength, 144) < groupLength) throw new Error('truncated file meta');
-    const values: Record<number, string> = {};
-    for (let pos = 0; pos + 8 <= group.length; ) {
-      const elem = group.readUInt16LE(pos + 2);
-      const vr = group.toString('latin1', pos + 4, pos + 6);
-      const long = ['OB', 'OW', 'UN', 'SQ', 'UT', 'UC', 'UR'].includes(vr);
-      const len = long ? group.readUInt32LE(pos + 8) : group.readUInt16LE(pos + 6);
-      const start = pos + (long ? 12 : 8);
-      values[elem] = group.toString('latin1', start, start + len).replace(/[\0 ]+$/, '');
-      pos = start + len;
-    }
+    const values = fileMetaValues(group);
     const meta = { sopClassUid: values[0x0002], sopInstanceUid: values[0x0003], transferSyntaxUid: values[0x0010], datasetOffset: 144 + groupLength };
     if (!meta.sopClassUid || !meta.sopInstanceUid || !meta.transferSyntaxUid) throw new Error('file meta lacks SOP class, instance or transfer syntax');
     return meta;
