@@ -1,16 +1,24 @@
 // Crash-consistent file writes: write a temporary file, fsync it, rename it into place, fsync
 // the folder. A reader (or a restart after kill -9) sees the old file or the new one, never
 // half of one. Used by the spool, the job queue, the outbox and the derived-series writer.
+import { closeSync, fsync, openSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 
+const fsyncAsync = promisify(fsync);
+
+/**
+ * fsync of a folder. Only the flush waits in the thread pool: opening and closing a folder are
+ * cheap, and as pool round trips they added ~0.1 ms each to every received instance.
+ */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await fh.sync();
+    await fsyncAsync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -9,8 +9,9 @@
 // series is a sender error (UIDs are globally unique); we keep both, each under its own series,
 // and log a warning: refusing would lose data the sender thinks is stored, overwriting would
 // corrupt the first series, and the assemble stage groups by series so both stay consistent.
+import { fsyncDir } from '../core/durable-fs.js';
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, fsync, linkSync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, linkSync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -24,7 +25,6 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 const SPACE_RECHECK_MS = 1000;
 const SPACE_MARGIN = 256 * 1024 * 1024;
 const fdatasyncAsync = promisify(fdatasync);
-const fsyncAsync = promisify(fsync);
 
 /** A file/dir name for a UID: the UID itself when it is a well-formed UID, else a hash. */
 export function uidFileName(uid: string): string {
@@ -60,16 +60,6 @@ function writeAll(fd: number, parts: Buffer[]): number {
   const written = writevSync(fd, parts);
   if (written !== want) throw new Error(`short write: ${written} of ${want} bytes`);
   return want;
-}
-
-/** fsync of a folder: only the flush waits in the thread pool (open and close are cheap). */
-async function syncFolder(dir: string): Promise<void> {
-  const fd = openSync(dir, 'r');
-  try {
-    await fsyncAsync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export class FsSpool implements Spool {
@@ -174,10 +164,10 @@ export class FsSpool implements Spool {
         }
         return { path, bytes: kept.size, duplicate: true };
       }
-      await Promise.all([syncFolder(dir), placed.cleanup]);
+      await Promise.all([fsyncDir(dir), placed.cleanup]);
       if (created) {
-        await syncFolder(join(dir, '..'));
-        await syncFolder(this.root);
+        await fsyncDir(join(dir, '..'));
+        await fsyncDir(this.root);
       }
     } catch (e) {
       try {
