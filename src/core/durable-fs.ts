@@ -1,7 +1,7 @@
 // Crash-consistent file writes: write a temporary file, fsync it, rename it into place, fsync
 // the folder. A reader (or a restart after kill -9) sees the old file or the new one, never
 // half of one. Used by the spool, the job queue, the outbox and the derived-series writer.
-import { closeSync, fsync, openSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,16 @@ export async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r');
   try {
     await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The same, blocking: for a caller that has nothing else to do meanwhile (see FsSpool.store). */
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

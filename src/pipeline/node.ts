@@ -337,6 +337,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
       stopRetention();
       listening = false;
       await listener.close();
+      spool.close();
       await outbox.stop();
       while (running) await new Promise((r) => setTimeout(r, 50));
       log.info('node stopped');

@@ -12,6 +12,7 @@ import { readPart10, SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
 import { startDicomListener, type DicomListener } from '../../src/receive/scp.js';
 import { FsSpool } from '../../src/receive/spool-fs.js';
 import { datasetBytes, echoscu, MR_DIR, runTool, storescu } from '../helpers/peers.js';
+import { tempLeftovers } from '../helpers/spool.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 const MIXED = join(MR_DIR, 'siemens-mixed-mr-and-secondary-capture');
@@ -184,7 +185,7 @@ describe('DICOM listener with DCMTK peers', () => {
     // storescu killed while sending leaves no temp file and no partial instance behind.
     await storescu(HOST, listener.port, [join(MR_DIR, 'siemens-mosaic-epi')], { timeoutMs: 30 });
     await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(await readdir(join(spool.root, '.incoming')), []);
+    assert.deepEqual(await tempLeftovers(spool.root), []);
     for (const f of await spooled(spool.root)) assert.ok((await readPart10(f, { headerOnly: true })).dataset.SOPInstanceUID);
     const res = await echoscu(HOST, listener.port);
     assert.equal(res.code, 0, 'still answering after hostile input');

@@ -9,6 +9,7 @@ import { readPart10, SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
 import { FsSpool, OutOfSpaceError, uidFileName } from '../../src/receive/spool-fs.js';
 import type { SpoolInput } from '../../src/core/seams.js';
 import { datasetBytes, MR_DIR } from '../helpers/peers.js';
+import { tempLeftovers } from '../helpers/spool.js';
 
 const SOURCE = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 
@@ -52,7 +53,7 @@ describe('FsSpool', () => {
     const parsed = await readPart10(r.path);
     assert.equal(parsed.meta.SourceApplicationEntityTitle, 'MODALITY');
     assert.deepEqual(await spool.listSeries(i.studyInstanceUid, i.seriesInstanceUid), [r.path]);
-    assert.deepEqual(await readdir(join(dir, 'a', '.incoming')), []);
+    assert.deepEqual(await tempLeftovers(join(dir, 'a')), []);
   });
 
   it('keeps one copy of a resend and says duplicate', async () => {
@@ -98,7 +99,7 @@ describe('FsSpool', () => {
     failing.push(Buffer.alloc(100));
     setTimeout(() => failing.destroy(new Error('association aborted')), 10);
     await assert.rejects(spool.store({ ...input(), dataset: failing }), /aborted/);
-    assert.deepEqual(await readdir(join(dir, 'e', '.incoming')), []);
+    assert.deepEqual(await tempLeftovers(join(dir, 'e')), []);
     const i = input();
     assert.deepEqual(await spool.listSeries(i.studyInstanceUid, i.seriesInstanceUid), []);
   });
@@ -111,6 +112,37 @@ describe('FsSpool', () => {
     const r = await spool.store({ ...input(), dataset: (async function* () { yield parts; })() });
     assert.ok(datasetBytes(r.path).equals(bytes));
     assert.equal(r.bytes, (await readFile(r.path)).length);
+  });
+
+  it('flushes blocking when alone, in the thread pool beside other stores or after a slow flush', async () => {
+    const spool = new FsSpool({ root: join(dir, 'h'), log });
+    const one = (uid: string) => spool.store({ ...input(), sopInstanceUid: uid });
+    await one('1.2.3.1');
+    assert.deepEqual(spool.flushes, { blocking: 1, pool: 0 });
+    await Promise.all([one('1.2.3.2'), one('1.2.3.3'), one('1.2.3.4')]);
+    assert.ok(spool.flushes.pool >= 2, `concurrent stores flushed in the pool: ${JSON.stringify(spool.flushes)}`);
+    // Every blocking flush counts as slow here: the next store, alone, still goes to the pool.
+    const slow = new FsSpool({ root: join(dir, 'i'), log, slowFlushMs: 0 });
+    await slow.store({ ...input(), sopInstanceUid: '1.2.3.5' });
+    await slow.store({ ...input(), sopInstanceUid: '1.2.3.6' });
+    assert.deepEqual(slow.flushes, { blocking: 1, pool: 1 });
+    const i = input();
+    assert.equal((await slow.listSeries(i.studyInstanceUid, i.seriesInstanceUid)).length, 2);
+    assert.equal((await spool.listSeries(i.studyInstanceUid, i.seriesInstanceUid)).length, 4);
+  });
+
+  it('keeps spare temp files ready after a store and removes them on close', async () => {
+    const spool = new FsSpool({ root: join(dir, 'j'), log });
+    await spool.store(input());
+    const incoming = join(dir, 'j', '.incoming');
+    for (let i = 0; i < 100 && (await readdir(incoming)).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await readdir(incoming)).length, 2, 'two spares made in the background');
+    assert.deepEqual(await tempLeftovers(join(dir, 'j')), []);
+    spool.close();
+    assert.deepEqual(await readdir(incoming), []);
+    // Still stores after close (without spares).
+    assert.equal((await spool.store({ ...input(), sopInstanceUid: '1.2.3.7' })).duplicate, false);
+    assert.deepEqual(await readdir(incoming), []);
   });
 
   it('refuses below the free-space watermark', async () => {
