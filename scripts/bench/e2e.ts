@@ -8,7 +8,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { peakRssMb } from './machine.js';
-import { startNode, startStorescp, storescu, type LogLine } from './peers.js';
+import { logTime as ts, startNode, startStorescp, storescu } from './peers.js';
 import { writeSeries } from './series.js';
 
 export interface E2eRow {
@@ -20,8 +20,6 @@ export interface E2eRow {
   /** VmHWM of the node after all runs (model session included). */
   peakMb: number;
 }
-
-const ts = (l: LogLine) => Date.parse(l.timestamp);
 
 export async function benchE2e(work: string, methods: string[], runs: number, say: (s: string) => void): Promise<E2eRow[]> {
   const rows: E2eRow[] = [];
