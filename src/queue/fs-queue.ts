@@ -1,6 +1,9 @@
 // Embedded durable job queue: one JSON file per job under <dir>/<kind>/, written crash-
 // consistently (temp file, fsync, rename: src/core/durable-fs.ts). Leases live in memory: after a restart every job
 // that was not acknowledged runs again, which the stages make safe (they are idempotent).
+// When each job may start lives in memory too (read from disk once per kind): the node polls
+// every 250 ms, and reading every job file on every poll cost four file reads a second per
+// series waiting out its quiet period. The queue is its folder's only writer.
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileDurable } from '../core/durable-fs.js';
 import { join } from 'node:path';
@@ -20,11 +23,32 @@ function fileName(id: string): string {
 
 export class FsJobQueue implements JobQueue {
   private readonly leased = new Map<string, number>(); // kind/file -> rev leased
+  /** kind -> job file -> notBefore, for the jobs on disk (see above). */
+  private readonly schedules = new Map<string, Promise<Map<string, number>>>();
 
   constructor(private readonly dir: string) {}
 
   private kindDir(kind: string, dead = false): string {
     return dead ? join(this.dir, kind, 'dead') : join(this.dir, kind);
+  }
+
+  /** The schedule of a kind, read from its folder on first use. */
+  private schedule(kind: string): Promise<Map<string, number>> {
+    let s = this.schedules.get(kind);
+    if (!s) {
+      s = (async () => {
+        const out = new Map<string, number>();
+        const dir = this.kindDir(kind);
+        const names = await readdir(dir).catch(() => [] as string[]);
+        for (const n of names.filter((x) => x.endsWith('.json'))) {
+          const job = await this.readJob(join(dir, n));
+          if (job) out.set(n, job.notBefore);
+        }
+        return out;
+      })();
+      this.schedules.set(kind, s);
+    }
+    return s;
   }
 
   private async readJob<T>(path: string): Promise<StoredJob<T> | undefined> {
@@ -36,6 +60,7 @@ export class FsJobQueue implements JobQueue {
   }
 
   async enqueue<T>(kind: string, id: string, payload: T, opts: { notBefore?: number } = {}): Promise<void> {
+    const schedule = await this.schedule(kind);
     const dir = this.kindDir(kind);
     await mkdir(dir, { recursive: true });
     const path = join(dir, fileName(id));
@@ -50,27 +75,28 @@ export class FsJobQueue implements JobQueue {
       rev: (prev?.rev ?? 0) + 1,
     };
     await writeFileDurable(path, JSON.stringify(job));
+    schedule.set(fileName(id), job.notBefore);
   }
 
   async lease<T>(kind: string, now = Date.now()): Promise<Job<T> | undefined> {
-    const dir = this.kindDir(kind);
-    let names: string[];
-    try {
-      names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
-    } catch {
-      return undefined;
+    const schedule = await this.schedule(kind);
+    const due = [...schedule].filter(([n, at]) => at <= now && !this.leased.has(`${kind}/${n}`)).sort((a, b) => a[1] - b[1]);
+    // Only due jobs are read; the file is the truth (an enqueue racing another may have left the
+    // schedule a step behind), so a job that is not due after all is re-scheduled and skipped.
+    for (const [n] of due) {
+      const job = await this.readJob<T>(join(this.kindDir(kind), n));
+      if (!job) {
+        schedule.delete(n);
+        continue;
+      }
+      if (job.notBefore > now) {
+        schedule.set(n, job.notBefore);
+        continue;
+      }
+      this.leased.set(`${kind}/${n}`, job.rev);
+      return job;
     }
-    const jobs: StoredJob<T>[] = [];
-    for (const n of names) {
-      if (this.leased.has(`${kind}/${n}`)) continue;
-      const job = await this.readJob<T>(join(dir, n));
-      if (job && job.notBefore <= now) jobs.push(job);
-    }
-    jobs.sort((a, b) => a.notBefore - b.notBefore);
-    const job = jobs[0];
-    if (!job) return undefined;
-    this.leased.set(`${kind}/${fileName(job.id)}`, job.rev);
-    return job;
+    return undefined;
   }
 
   /** Removes the job unless it was enqueued again while leased (then it stays, to run again). */
@@ -80,7 +106,10 @@ export class FsJobQueue implements JobQueue {
     this.leased.delete(key);
     const path = join(this.kindDir(job.kind), fileName(job.id));
     const current = await this.readJob(path);
-    if (current && current.rev === rev) await rm(path, { force: true });
+    if (current && current.rev === rev) {
+      await rm(path, { force: true });
+      (await this.schedule(job.kind)).delete(fileName(job.id));
+    }
   }
 
   async retry(job: Job, notBefore: number, error: string): Promise<void> {
@@ -91,6 +120,7 @@ export class FsJobQueue implements JobQueue {
     const current = await this.readJob(path);
     if (!current || current.rev !== rev) return; // re-enqueued meanwhile: the newer job stands
     await writeFileDurable(path, JSON.stringify({ ...current, attempts: current.attempts + 1, notBefore, lastError: error }));
+    (await this.schedule(job.kind)).set(fileName(job.id), notBefore);
   }
 
   async deadLetter(job: Job, error: string): Promise<void> {
@@ -102,6 +132,7 @@ export class FsJobQueue implements JobQueue {
     await mkdir(this.kindDir(job.kind, true), { recursive: true });
     await writeFileDurable(join(this.kindDir(job.kind, true), fileName(job.id)), JSON.stringify({ ...current, lastError: error }));
     await rm(path, { force: true });
+    (await this.schedule(job.kind)).delete(fileName(job.id));
   }
 
   /** Whether a job with this id is waiting (queued or leased). */
@@ -134,8 +165,9 @@ export class FsJobQueue implements JobQueue {
       return out;
     }
     for (const kind of kinds) {
-      const queued = (await this.list(kind)).length;
-      const dead = (await this.list(kind, true)).length;
+      // From the schedule and the dead-letter folder's names: no job file is read.
+      const queued = (await this.schedule(kind)).size;
+      const dead = (await readdir(this.kindDir(kind, true)).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
       const leased = [...this.leased.keys()].filter((k) => k.startsWith(`${kind}/`)).length;
       out[kind] = { queued: queued - leased, leased, dead };
     }
