@@ -185,11 +185,16 @@ export function tagsOfKeywords(keywords: readonly string[]): Set<number> {
   return out;
 }
 
+const dictionaryEntries = new Map<number, { name: string; vr: string } | undefined>();
 /** The data dictionary's keyword and VR for a standard tag (group << 16 | element). */
 export function dictionaryEntry(tag: number): { name: string; vr: string } | undefined {
-  const hex = tag.toString(16).toUpperCase().padStart(8, '0');
-  const e = dcmjs.data.DicomMetaDictionary.dictionary[`(${hex.slice(0, 4)},${hex.slice(4)})`];
-  return e ? { name: e.name, vr: e.vr } : undefined;
+  // Remembered per tag: the receive path looks up the same few dozen tags for every instance.
+  if (!dictionaryEntries.has(tag)) {
+    const hex = tag.toString(16).toUpperCase().padStart(8, '0');
+    const e = dcmjs.data.DicomMetaDictionary.dictionary[`(${hex.slice(0, 4)},${hex.slice(4)})`];
+    dictionaryEntries.set(tag, e ? { name: e.name, vr: e.vr } : undefined);
+  }
+  return dictionaryEntries.get(tag);
 }
 
 /** Values that DICOM may hold as a single value or a multi-value array: always an array. */

@@ -19,13 +19,6 @@ const BINARY: Record<string, [number, (b: Buffer, at: number) => number]> = {
   FD: [8, (b, at) => b.readDoubleLE(at)],
 };
 
-/** dictionaryEntry by tag, remembered: the same few dozen tags come with every instance. */
-const entries = new Map<number, { name: string; vr: string } | undefined>();
-function entryOf(tag: number): { name: string; vr: string } | undefined {
-  if (!entries.has(tag)) entries.set(tag, dictionaryEntry(tag));
-  return entries.get(tag);
-}
-
 /** One element's value in dcmjs's naturalized form, or undefined when this reader declines. */
 function value(vr: string, b: Buffer): unknown[] | undefined {
   if (STRING_VRS.has(vr) || TEXT_NUMBER_VRS.has(vr)) {
@@ -52,7 +45,7 @@ function readElements(buf: Buffer, at: number, explicit: boolean, into: NaturalD
     const element = buf.readUInt16LE(at + 2);
     if (group === 0x7fe0 && element === 0x0010) return true; // header only
     if (group % 2 === 1) return false;
-    const entry = entryOf(((group << 16) | element) >>> 0);
+    const entry = dictionaryEntry(((group << 16) | element) >>> 0);
     if (!entry) return false;
     let vr = entry.vr;
     let len: number;
