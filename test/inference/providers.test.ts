@@ -1,11 +1,24 @@
-// Execution-provider selection: auto on this machine, and the fallback order with stand-ins.
+// Execution-provider selection: auto on this machine, the fallback order with stand-ins, the GPU
+// device check that keeps a CPU-only start free of Dawn's Vulkan warnings (in a real serve).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { cudaUnavailableReason, openOnProvider, type Provider } from '../../src/interpolate/engine/providers.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  cudaUnavailableReason,
+  gpuDevices,
+  openOnProvider,
+  webgpuUnavailableReason,
+  type Provider,
+} from '../../src/interpolate/engine/providers.js';
 import { createModelInterpolator } from '../../src/interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
 import { captureLogger, LOCAL_MODEL } from './helpers.js';
+import { serve } from '../helpers/serve.js';
+
+/** What Dawn (onnxruntime's WebGPU) writes to stderr when its Vulkan probe finds no driver. */
+const DAWN_NOISE = /vkCreateInstance|VK_ERROR|vulkan|dawn/i;
 
 describe('execution provider selection', () => {
   it('auto on this machine runs on cpu and logs why cuda and webgpu did not', async () => {
@@ -19,6 +32,7 @@ describe('execution provider selection', () => {
         // This CPU-only machine: the npm package has no CUDA library and no GPU adapter exists.
         assert.match(notUsed.cuda, cudaUnavailableReason() ? /not installed.*VARIANT=cuda/ : /./);
         assert.ok(notUsed.webgpu && notUsed.webgpu.length > 0, 'webgpu failure reason logged');
+        if (gpuDevices().length === 0) assert.match(notUsed.webgpu, /no GPU device visible.*not probed/);
       }
       assert.equal(loaded.meta.executionProvider, m.provider);
       assert.equal(loaded.meta.requested, 'auto');
@@ -37,7 +51,11 @@ describe('execution provider selection', () => {
       if (p === 'webgpu') throw new Error('/onnxruntime_src/x.cc:1 lambda was false. Failed to get a WebGPU adapter: No supported adapters\nmore');
       return fake;
     }) as never;
-    const r = await openOnProvider(new Uint8Array(), 'auto', { threads: 0 }, async () => undefined, { cudaReason: () => undefined, create });
+    const r = await openOnProvider(new Uint8Array(), 'auto', { threads: 0 }, async () => undefined, {
+      cudaReason: () => undefined,
+      webgpuReason: () => undefined,
+      create,
+    });
     assert.deepEqual(tried, ['cuda', 'webgpu', 'cpu']);
     assert.equal(r.provider, 'cpu');
     assert.deepEqual(r.attempts.map((a) => [a.provider, a.ok]), [['cuda', false], ['webgpu', false], ['cpu', true]]);
@@ -54,7 +72,11 @@ describe('execution provider selection', () => {
     const probe = async (s: { provider?: Provider }) => {
       if (s.provider === 'webgpu') throw new Error('GridSample not implemented');
     };
-    const r = await openOnProvider(new Uint8Array(), 'auto', { threads: 0 }, probe as never, { cudaReason: () => 'not installed', create });
+    const r = await openOnProvider(new Uint8Array(), 'auto', { threads: 0 }, probe as never, {
+      cudaReason: () => 'not installed',
+      webgpuReason: () => undefined,
+      create,
+    });
     assert.deepEqual(tried, ['webgpu', 'cpu']);
     assert.equal(r.provider, 'cpu');
     assert.equal(r.attempts[0].reason, 'not installed');
@@ -67,5 +89,76 @@ describe('execution provider selection', () => {
       openOnProvider(bytes, 'cuda', { threads: 0 }, async () => undefined, { cudaReason: () => 'library missing' }),
       /no execution provider could run the model \(cuda: library missing\)/,
     );
+  });
+
+  it('finds GPU device nodes: DRM render nodes, nvidia0..N, dxg; not card0, nvidiactl or other files', () => {
+    const dev = mkdtempSync(join(tmpdir(), 'interslice-dev-'));
+    try {
+      assert.deepEqual(gpuDevices(dev), []);
+      assert.deepEqual(gpuDevices(join(dev, 'missing')), []);
+      mkdirSync(join(dev, 'dri'));
+      for (const f of ['dri/card0', 'dri/renderD128', 'dri/renderD129', 'nvidiactl', 'nvidia-uvm', 'nvidia0', 'null', 'dxg']) writeFileSync(join(dev, f), '');
+      assert.deepEqual(
+        gpuDevices(dev),
+        ['dri/renderD128', 'dri/renderD129', 'dxg', 'nvidia0'].map((f) => join(dev, f)),
+      );
+    } finally {
+      rmSync(dev, { recursive: true, force: true });
+    }
+    assert.match(webgpuUnavailableReason([]) ?? '', /no GPU device visible/);
+    assert.equal(webgpuUnavailableReason(['/dev/dri/renderD128']), undefined);
+  });
+
+  it('auto skips webgpu without trying when no GPU device is visible; an explicit webgpu is still tried', async () => {
+    const tried: Provider[] = [];
+    const create = (async (_m: Uint8Array, o: { executionProviders: Provider[] }) => {
+      tried.push(o.executionProviders[0]);
+      if (o.executionProviders[0] === 'webgpu') throw new Error('Failed to get a WebGPU adapter: No supported adapters');
+      return { release: async () => undefined };
+    }) as never;
+    const deps = { cudaReason: () => 'not installed', webgpuReason: () => webgpuUnavailableReason([]), create };
+    const auto = await openOnProvider(new Uint8Array(), 'auto', { threads: 0 }, async () => undefined, deps);
+    assert.deepEqual(tried, ['cpu']);
+    assert.equal(auto.provider, 'cpu');
+    assert.match(auto.attempts[1].reason, /no GPU device visible/);
+    await assert.rejects(openOnProvider(new Uint8Array(), 'webgpu', { threads: 0 }, async () => undefined, deps), /webgpu: Failed to get a WebGPU adapter/);
+    assert.deepEqual(tried, ['cpu', 'webgpu']);
+  });
+
+  it('an explicit webgpu opens the real provider here even without a GPU device (and fails with its adapter error on a CPU-only machine)', async (t) => {
+    if (gpuDevices().length > 0) return t.skip('a GPU device is visible: the adapter may exist');
+    await assert.rejects(
+      openOnProvider(readFileSync(LOCAL_MODEL), 'webgpu', { threads: 0 }, async () => undefined),
+      /no execution provider could run the model \(webgpu: Failed to get a WebGPU adapter/,
+    );
+  });
+
+  it('a CPU-only `interslice serve` with the model on auto prints no Vulkan or Dawn warnings', async (t) => {
+    if (gpuDevices().length > 0) return t.skip(`GPU devices visible (${gpuDevices().join(', ')}): WebGPU is probed here`);
+    const work = mkdtempSync(join(tmpdir(), 'interslice-providers-'));
+    const node = await serve({
+      work,
+      config: [
+        'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
+        `storage: { dir: ${JSON.stringify(join(work, 'var'))} }`,
+        'pipeline: { method: model, executionProvider: auto }',
+        'admin: { enabled: false }',
+        'destinations: []',
+      ],
+    });
+    try {
+      await node.stop();
+      // Dawn writes plain text from native code; our own log lines are JSON (and may name Vulkan).
+      const notJson = node.logs.filter((l) => l.message.startsWith('(not JSON)')).map((l) => l.message);
+      assert.deepEqual(notJson.filter((l) => DAWN_NOISE.test(l)), [], 'the start printed no Vulkan/Dawn lines');
+      assert.deepEqual(notJson, [], 'every line the start printed is a JSON log line');
+      const loaded = node.logs.find((l) => l.message === 'interpolation model loaded');
+      assert.ok(loaded, 'the model was loaded before "node started"');
+      assert.equal(loaded.executionProvider, 'cpu');
+      assert.match((loaded.notUsed as Record<string, string>).webgpu, /no GPU device visible/);
+    } finally {
+      await node.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,9 @@
 // Execution-provider selection for onnxruntime-node. `auto` tries CUDA, then WebGPU, then CPU
 // and records why each one that was skipped or failed could not run, so the log says which
-// provider runs the model and why the faster ones did not.
-import { existsSync } from 'node:fs';
+// provider runs the model and why the faster ones did not. `auto` probes WebGPU only where a GPU
+// device node is visible: on a CPU-only machine Dawn's Vulkan probe finds no driver and writes
+// its warnings straight to stderr (native code, outside our logger) on every start.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
@@ -41,6 +43,37 @@ export function cudaUnavailableReason(dir = nativeLibraryDir()): string | undefi
   );
 }
 
+/**
+ * GPU device nodes through which Dawn (onnxruntime's WebGPU) can reach a GPU on Linux: DRM render
+ * nodes (Mesa's Vulkan drivers: AMD, Intel, ...), NVIDIA's proprietary driver and WSL2's /dev/dxg.
+ * `dev` is the device folder (a test passes a folder of its own).
+ */
+export function gpuDevices(dev = '/dev'): string[] {
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  return [
+    ...list(join(dev, 'dri')).filter((n) => /^renderD\d+$/.test(n)).map((n) => join(dev, 'dri', n)),
+    ...list(dev).filter((n) => /^nvidia\d+$/.test(n) || n === 'dxg').map((n) => join(dev, n)),
+  ].sort();
+}
+
+/**
+ * A reason `auto` should not probe WebGPU, or undefined when it may. Only Linux is checked (Dawn
+ * uses Metal or D3D12 elsewhere). An explicit `executionProvider: webgpu` is always tried.
+ */
+export function webgpuUnavailableReason(devices = process.platform === 'linux' ? gpuDevices() : undefined): string | undefined {
+  if (!devices || devices.length > 0) return undefined;
+  return (
+    'no GPU device visible (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg), so WebGPU was not probed; ' +
+    'set pipeline.executionProvider: webgpu to try it anyway (e.g. a software Vulkan driver)'
+  );
+}
+
 export function sessionOptions(provider: Provider, s: SessionSettings): OrtTypes.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
@@ -73,15 +106,27 @@ export async function openOnProvider(
   wanted: ProviderChoice,
   settings: SessionSettings,
   probe: (session: OrtTypes.InferenceSession) => Promise<void>,
-  deps: { cudaReason?: () => string | undefined; create?: typeof ort.InferenceSession.create } = {},
+  deps: {
+    cudaReason?: () => string | undefined;
+    webgpuReason?: () => string | undefined;
+    create?: typeof ort.InferenceSession.create;
+  } = {},
 ): Promise<{ session: OrtTypes.InferenceSession; provider: Provider; attempts: ProviderAttempt[] }> {
   const order = wanted === 'auto' ? AUTO_ORDER : [wanted];
   const cudaReason = deps.cudaReason ?? (() => cudaUnavailableReason());
+  const webgpuReason = deps.webgpuReason ?? (() => webgpuUnavailableReason());
   const create = deps.create ?? ((m: Uint8Array, o: OrtTypes.InferenceSession.SessionOptions) => ort.InferenceSession.create(m, o));
   const attempts: ProviderAttempt[] = [];
   for (const provider of order) {
     if (provider === 'cuda') {
       const why = cudaReason();
+      if (why) {
+        attempts.push({ provider, ok: false, reason: why });
+        continue;
+      }
+    }
+    if (provider === 'webgpu' && wanted === 'auto') {
+      const why = webgpuReason();
       if (why) {
         attempts.push({ provider, ok: false, reason: why });
         continue;
