@@ -1,6 +1,8 @@
 // Receive policy as plain functions (no sockets): who may associate, which presentation
-// contexts are accepted, which C-STORE status answers what. scp.ts only applies the answers,
-// so tests call these directly and hardening (per-host callers, limits) changes only here.
+// contexts are accepted, which DIMSE status answers what. Every C-STORE status is chosen here
+// (at the door from the header scan, after the stored instance was checked, for a request
+// without a dataset); scp.ts and store-sink.ts only apply the answers, so tests call these
+// directly and hardening (per-host callers, limits) changes only here.
 import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
 
 /** DICOM PS3.8 A-ASSOCIATE-RJ fields (numbers as on the wire). */
@@ -30,6 +32,9 @@ export const StoreStatus = {
   datasetDoesNotMatchSopClass: 0xa900,
   cannotUnderstand: 0xc000,
 } as const;
+
+/** C-ECHO statuses (PS3.7 9.3.5.2): an echo we answer at all succeeds. */
+export const EchoStatus = { success: 0x0000 } as const;
 
 /**
  * A calling AE allowed to associate. A bare string allows that AE title from anywhere; the
@@ -184,36 +189,100 @@ export interface StoreFacts {
 
 export interface StoreAnswer {
   status: number;
-  /** Short ErrorComment (<= 64 chars, PS3.7). */
+  /** ErrorComment (0000,0902) for the response: at most 64 characters (LO, PS3.7 C.4). */
   comment?: string;
+  /** The whole reason, for the log (the comment is its first 64 characters). */
+  reason?: string;
 }
 
-const comment = (s: string): string => s.slice(0, 64);
+/** A refusal: the reason in full for the log, cut to an ErrorComment for the wire. */
+function refuse(status: number, reason: string): StoreAnswer {
+  return { status, comment: reason.slice(0, 64), reason };
+}
 
 /**
- * The C-STORE status: context/SOP class (0122), the write or a size limit (A700), parse
- * (C000), dataset vs command and required UIDs (A900), else success.
+ * The C-STORE status at the door: context/SOP class (0122), the write or a size limit (A700),
+ * parse (C000), dataset vs command and required UIDs (A900), else success.
  */
 export function chooseStoreStatus(f: StoreFacts, supported: SupportedContexts = DEFAULT_CONTEXTS): StoreAnswer {
   if (!f.contextAccepted || !supported[f.commandSopClassUid] || f.commandSopClassUid === SopClass.Verification) {
-    return { status: StoreStatus.sopClassNotSupported, comment: comment(`SOP class ${f.commandSopClassUid} not supported`) };
+    return refuse(StoreStatus.sopClassNotSupported, `SOP class ${f.commandSopClassUid} not supported`);
   }
   // Set only after the header passed (spool failure) or by a size limit: out of resources.
   if (f.writeError !== undefined) {
-    return { status: StoreStatus.outOfResources, comment: comment(`not stored: ${f.writeError}`) };
+    return refuse(StoreStatus.outOfResources, `not stored: ${f.writeError}`);
   }
   if (f.parseError !== undefined || !f.header) {
-    return { status: StoreStatus.cannotUnderstand, comment: comment(f.parseError ?? 'dataset could not be parsed') };
+    return refuse(StoreStatus.cannotUnderstand, f.parseError ?? 'dataset could not be parsed');
   }
   const h = f.header;
   if (h.sopClassUid !== undefined && h.sopClassUid !== f.commandSopClassUid) {
-    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'SOPClassUID differs from AffectedSOPClassUID' };
+    return refuse(StoreStatus.datasetDoesNotMatchSopClass, 'SOPClassUID differs from AffectedSOPClassUID');
   }
   if (h.sopInstanceUid !== undefined && h.sopInstanceUid !== f.commandSopInstanceUid) {
-    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'SOPInstanceUID differs from AffectedSOPInstanceUID' };
+    return refuse(StoreStatus.datasetDoesNotMatchSopClass, 'SOPInstanceUID differs from AffectedSOPInstanceUID');
   }
   if (!h.studyInstanceUid || !h.seriesInstanceUid) {
-    return { status: StoreStatus.datasetDoesNotMatchSopClass, comment: 'StudyInstanceUID or SeriesInstanceUID missing' };
+    return refuse(StoreStatus.datasetDoesNotMatchSopClass, 'StudyInstanceUID or SeriesInstanceUID missing');
+  }
+  return { status: StoreStatus.success };
+}
+
+/** A C-STORE-RQ that says no dataset follows: there is nothing to store (C000). */
+export function noDatasetStatus(): StoreAnswer {
+  return refuse(StoreStatus.cannotUnderstand, 'no dataset received');
+}
+
+const IMAGE_CLASSES = new Set<string>([SopClass.MRImageStorage, SopClass.EnhancedMRImageStorage]);
+
+/** What the checks of a stored instance (before it is acknowledged) found. */
+export interface StoredInstanceCheck {
+  /**
+   * Why the structural walk or the header parse failed (the stored file's path already taken
+   * out of the message); the instance is unreadable.
+   */
+  readError?: string;
+  /** The header as read (when it could be read). */
+  meta?: {
+    sopClassUid: string;
+    rows: number;
+    columns: number;
+    samplesPerPixel: number;
+    numberOfFrames: number;
+    bitsAllocated: number;
+    studyInstanceUid: string;
+    seriesInstanceUid: string;
+  };
+  /** Whether the structural walk ran (not for a duplicate: its first copy was checked). */
+  walked: boolean;
+  /** Pixel Data as the walk found it: its length in bytes, 'encapsulated', or undefined when absent. */
+  pixelData?: number | 'encapsulated';
+  /** The study and series UIDs the spool filed the instance under (from the header scan). */
+  filedUnder: { studyInstanceUid?: string; seriesInstanceUid?: string };
+}
+
+/**
+ * The C-STORE status after the instance was stored and checked: unreadable bytes (C000), an
+ * image whose Pixel Data is missing or shorter than Rows x Columns x samples x frames (A900,
+ * encapsulated data is checked when decoded), UIDs the reader decodes differently from the
+ * header scan (bytes outside ASCII: the spool filed it where the pipeline would never look;
+ * C000), else success.
+ */
+export function storedInstanceStatus(c: StoredInstanceCheck): StoreAnswer {
+  if (c.readError !== undefined || !c.meta) return refuse(StoreStatus.cannotUnderstand, `unreadable: ${c.readError ?? 'header could not be read'}`);
+  const m = c.meta;
+  if (c.walked && IMAGE_CLASSES.has(m.sopClassUid)) {
+    const pixelData = c.pixelData;
+    if (pixelData === undefined) return refuse(StoreStatus.datasetDoesNotMatchSopClass, 'image without Pixel Data');
+    if (pixelData !== 'encapsulated') {
+      const need = (m.rows * m.columns * m.samplesPerPixel * Math.max(1, m.numberOfFrames) * m.bitsAllocated) / 8;
+      if (!(need > 0) || pixelData < need) {
+        return refuse(StoreStatus.datasetDoesNotMatchSopClass, `Pixel Data ${pixelData} bytes; Rows x Columns x frames need ${need}`);
+      }
+    }
+  }
+  if (m.studyInstanceUid !== c.filedUnder.studyInstanceUid || m.seriesInstanceUid !== c.filedUnder.seriesInstanceUid) {
+    return refuse(StoreStatus.cannotUnderstand, 'unreadable: study/series UID not plain ASCII');
   }
   return { status: StoreStatus.success };
 }

@@ -11,7 +11,8 @@
 // Nothing a peer sends may take the process down: dcmjs-dimse dispatches events through
 // async-event-emitter2, where a throwing one-argument listener becomes an unhandled promise
 // rejection, so every override below catches everything and answers with a status or an abort;
-// a malformed PDU stream aborts the association.
+// a malformed PDU stream aborts the association. What this uses of dcmjs-dimse's internals
+// goes through src/dicom/dimse-adapter.ts; every status comes from policy.ts.
 import { metrics, refusalReason, rejectReason } from '../admin/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -20,9 +21,13 @@ import { unlink } from 'node:fs/promises';
 import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
-import { SopClass, tagsOfKeywords, TransferSyntax } from '../dicom/dcmjs.js';
+import { tagsOfKeywords, TransferSyntax } from '../dicom/dcmjs.js';
 import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../dicom/dimse.js';
-import { chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, negotiateContexts, StoreStatus, type AllowedCaller, type SupportedContexts } from './policy.js';
+import { DimseEvent, takeOverScp, type ScpHandle } from '../dicom/dimse-adapter.js';
+import {
+  chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, EchoStatus, negotiateContexts, noDatasetStatus, storedInstanceStatus, StoreStatus,
+  type AllowedCaller, type StoreAnswer, type StoredInstanceCheck, type SupportedContexts,
+} from './policy.js';
 import { BASIC_META_KEYWORDS, parseBasicMeta, readBasicMeta } from './read-meta.js';
 import { PduOversize, PduReader } from './pdu-reader.js';
 import { PDataRouter, type DatasetTarget } from './pdata-router.js';
@@ -97,19 +102,13 @@ const Scp = dimse.Scp;
 /** Stands in for the spool path in errors from a header parsed before the file is placed. */
 const PENDING_PATH = '(receiving)';
 
-/** What we use of dcmjs-dimse's Network internals (its reader is replaced by ours). */
-interface DimseInternals {
-  association?: Association;
-  lastPduTime?: number;
-  _processPdu(pdu: Buffer): Promise<void>;
-}
-
 /** What a C-STORE is answered about, whichever path brought it. */
 interface StoreRequestInfo {
   sopClassUid: string;
   sopInstanceUid: string;
 }
-type Answer = { status: number; comment?: string };
+/** Writes a C-STORE's response; false when the connection can no longer take it. */
+type Respond = (a: StoreAnswer) => boolean;
 
 interface AssociationCounts {
   stored: number;
@@ -122,23 +121,6 @@ function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The dataset contradicts its SOP class (answered 0xA900, not 0xC000). */
-class DatasetMismatch extends Error {}
-
-const IMAGE_CLASSES = new Set<string>([SopClass.MRImageStorage, SopClass.EnhancedMRImageStorage]);
-
-/**
- * An image instance must carry Pixel Data at least Rows x Columns x samples x frames long
- * (encapsulated data is checked when decoded): refused at the door rather than failing later.
- */
-function checkPixelModule(meta: InstanceMeta, pixelData: number | 'encapsulated' | undefined): void {
-  if (!IMAGE_CLASSES.has(meta.sopClassUid)) return;
-  if (pixelData === undefined) throw new DatasetMismatch('image without Pixel Data');
-  if (pixelData === 'encapsulated') return;
-  const need = (meta.rows * meta.columns * meta.samplesPerPixel * Math.max(1, meta.numberOfFrames) * meta.bitsAllocated) / 8;
-  if (!(need > 0) || pixelData < need) throw new DatasetMismatch(`Pixel Data ${pixelData} bytes; Rows x Columns x frames need ${need}`);
-}
-
 const BASIC_META_TAGS = tagsOfKeywords(BASIC_META_KEYWORDS);
 
 /** One accepted TCP connection: at most one association. */
@@ -147,6 +129,8 @@ class InboundAssociation extends Scp {
   private current?: StoreSink;
   private readonly reader: PduReader;
   private readonly router: PDataRouter;
+  /** dcmjs-dimse's side of the socket (named apart from its own fields: it has a `dimse`). */
+  private readonly network: ScpHandle;
   private callingAe = '';
   private calledAe = '';
   private opened = 0;
@@ -168,28 +152,22 @@ class InboundAssociation extends Scp {
       connectTimeout: o.timeouts?.idleMs ?? 120_000,
     });
     this.parseMetaTags = o.parseMetaKeywords ? tagsOfKeywords(o.parseMetaKeywords) : undefined;
-    // dcmjs-dimse starts its association timer from the client-side 'connect' event, which an
-    // accepted socket never emits: set what its Server would, plus the start time it forgets.
-    const self = this as unknown as { connected: boolean; connectedTime: number };
-    self.connected = true;
-    self.connectedTime = Date.now();
-    // Our reader replaces dcmjs-dimse's (its only 'data' listener, added by the constructor).
-    const internals = this as unknown as DimseInternals;
-    const toDimse = (pdu: Buffer) => void internals._processPdu(pdu);
-    this.router = new PDataRouter({ store: (cmd, pcid) => this.beginStore(cmd, pcid), forward: toDimse });
+    // Our reader replaces dcmjs-dimse's; every PDU but C-STORE data is handed to it whole.
+    const dimseHandle = takeOverScp(this, sock);
+    this.network = dimseHandle;
+    this.router = new PDataRouter({ store: (cmd, pcid) => this.beginStore(cmd, pcid), forward: dimseHandle.process });
     this.reader = new PduReader(o.maxPduLength ?? DEFAULT_MAX_PDU, {
-      control: (_type, pdu) => toDimse(pdu),
+      control: (_type, pdu) => dimseHandle.process(pdu),
       pdv: (pcid, control, value, end) => this.router.pdv(pcid, control, value, end),
-      pduDone: () => (internals.lastPduTime = Date.now()),
+      pduDone: dimseHandle.pduReceived,
     });
-    sock.removeAllListeners('data');
     sock.on('data', (chunk: Buffer) => this.read(chunk));
-    this.on('networkError', (e: Error) => this.guard('network-error', () => {
+    this.on(DimseEvent.networkError, (e: Error) => this.guard('network-error', () => {
       this.log.warn('association network error', { event: 'association-error', ...this.who(), error: errMsg(e) });
       this.current?.abort('network error');
       this.sock.destroy();
     }));
-    this.on('close', () => this.guard('close', () => {
+    this.on(DimseEvent.scpClose, () => this.guard('close', () => {
       this.current?.abort('connection closed');
       if (this.opened) {
         this.log.info('association closed', { event: 'association-close', ...this.who(), ...this.counts, durationMs: Date.now() - this.opened });
@@ -267,10 +245,20 @@ class InboundAssociation extends Scp {
     });
   }
 
+  /**
+   * A-RELEASE-RQ: every C-STORE already received (still being written, checked or fsynced) is
+   * answered first, then A-RELEASE-RP. A sender that releases right behind its last dataset
+   * still gets that instance's response, and a success it never saw cannot be lost.
+   */
   override associationReleaseRequested(): void {
     this.guard('release', () => {
-      this.sendAssociationReleaseResponse();
-      this.sock.end();
+      void this.inFlight.then(() =>
+        this.guard('release', () => {
+          if (!this.sock.writable) return;
+          this.sendAssociationReleaseResponse();
+          this.sock.end();
+        }),
+      );
     });
   }
 
@@ -285,14 +273,14 @@ class InboundAssociation extends Scp {
   override cEchoRequest(request: CEchoRequest, callback: (r: InstanceType<typeof dimse.responses.CEchoResponse>) => void): void {
     this.guard('c-echo', () => {
       const response = dimse.responses.CEchoResponse.fromRequest(request);
-      response.setStatus(StoreStatus.success);
+      response.setStatus(EchoStatus.success);
       callback(response);
     });
   }
 
   /** A C-STORE-RQ with a dataset arrived on the fast path: where its fragments go. */
   private beginStore(cmd: Command, pcid: number): DatasetTarget {
-    const association = (this as unknown as DimseInternals).association;
+    const association = this.network.association();
     if (!association) throw new Error('P-DATA before the association was negotiated');
     const pc = association.getPresentationContext(pcid); // throws on an unknown context id
     const info = { sopClassUid: cmd.affectedSopClassUid ?? '', sopInstanceUid: cmd.affectedSopInstanceUid ?? '' };
@@ -324,8 +312,10 @@ class InboundAssociation extends Scp {
         )
       : undefined;
     const messageId = cmd.messageId ?? 0;
-    const respond = (a: Answer) => {
-      if (this.sock.writable) this.sock.write(storeResponsePdu({ pcid, messageId, ...info, ...a }));
+    const respond: Respond = (a) => {
+      if (!this.sock.writable) return false;
+      this.sock.write(storeResponsePdu({ pcid, messageId, ...info, status: a.status, comment: a.comment }));
+      return true;
     };
     return {
       push: (value) => {
@@ -343,10 +333,12 @@ class InboundAssociation extends Scp {
   override cStoreRequest(request: CStoreRequest, callback: (r: InstanceType<typeof dimse.responses.CStoreResponse>) => void): void {
     const info = { sopClassUid: String(request.getAffectedSopClassUid() ?? ''), sopInstanceUid: String(request.getAffectedSopInstanceUid() ?? '') };
     this.queueStore(info, undefined, undefined, (a) => {
+      if (!this.sock.writable) return false;
       const response = dimse.responses.CStoreResponse.fromRequest(request);
       response.setStatus(a.status);
       if (a.comment) response.setErrorComment(a.comment);
       callback(response);
+      return true;
     });
   }
 
@@ -354,7 +346,7 @@ class InboundAssociation extends Scp {
    * Requests arrive one at a time (no asynchronous operations negotiated); the chain keeps
    * responses and onInstance calls in order even if a peer does not wait.
    */
-  private queueStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: (a: Answer) => void): void {
+  private queueStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: Respond): void {
     this.inFlight = this.inFlight.then(() => this.handleStore(info, sink, check, respond)).catch((e) => {
       this.log.error('C-STORE handling failed', { event: 'store-internal-error', ...this.who(), error: errMsg(e) });
       this.sock.destroy();
@@ -371,9 +363,9 @@ class InboundAssociation extends Scp {
     return this.inFlight;
   }
 
-  private async handleStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: (a: Answer) => void): Promise<void> {
+  private async handleStore(info: StoreRequestInfo, sink: StoreSink | undefined, check: Promise<CheckResult | undefined> | undefined, respond: Respond): Promise<void> {
     const { sopInstanceUid, sopClassUid } = info;
-    let answer: Answer = { status: StoreStatus.cannotUnderstand, comment: 'no dataset received' };
+    let answer = noDatasetStatus();
     let stored: SpoolStored | undefined;
     let meta: InstanceMeta | undefined;
     let seriesInstanceUid: string | undefined;
@@ -385,33 +377,23 @@ class InboundAssociation extends Scp {
       answer = chooseStoreStatus(outcome.facts, this.o.contexts ?? DEFAULT_CONTEXTS);
       stored = outcome.stored;
       if (answer.status === StoreStatus.success && stored) {
-        try {
-          meta = await this.validate(stored, sink.explicitVr, stored.duplicate ? undefined : early);
-          const h = outcome.header;
-          // The spool filed it under the UIDs the header scan read; a reader that decodes them
-          // differently (bytes outside ASCII) would look for it elsewhere and never process it.
-          if (meta.studyInstanceUid !== h.studyInstanceUid || meta.seriesInstanceUid !== h.seriesInstanceUid) {
-            throw new Error('study/series UID not plain ASCII');
-          }
-        } catch (e) {
-          // Stored bytes we cannot read would never be processed: say so to the sender now.
-          answer =
-            e instanceof DatasetMismatch
-              ? { status: StoreStatus.datasetDoesNotMatchSopClass, comment: e.message.slice(0, 64) }
-              : { status: StoreStatus.cannotUnderstand, comment: `unreadable: ${errMsg(e).split(`${stored.path}: `).join('').split(`${PENDING_PATH}: `).join('')}`.slice(0, 64) };
-          if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
-        }
+        const checked = await this.check(stored, sink.explicitVr, stored.duplicate ? undefined : early, outcome.header);
+        answer = storedInstanceStatus(checked);
+        // Stored bytes we cannot use would never be processed: say so to the sender now.
+        if (answer.status === StoreStatus.success) meta = checked.full;
+        else if (!stored.duplicate) await unlink(stored.path).catch(() => undefined);
       }
     }
     if (answer.status === StoreStatus.success) failpoint('store-before-ack');
-    respond(answer);
+    const answered = respond(answer);
     if (this.current === sink) this.current = undefined;
 
     if (answer.status !== StoreStatus.success || !meta || !stored) {
       this.counts.refused++;
       metrics.instanceRefused(refusalReason(answer.status));
-      this.log.warn('instance refused', {
-        event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid, status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.comment,
+      this.log.warn(answered ? 'instance refused' : 'instance refused; connection gone before the response', {
+        event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid, status: `0x${answer.status.toString(16).padStart(4, '0')}`,
+        reason: answer.reason ?? answer.comment, answered,
       });
       return;
     }
@@ -419,8 +401,10 @@ class InboundAssociation extends Scp {
     if (stored.duplicate) this.counts.duplicates++;
     else this.counts.stored++;
     this.counts.bytes += bytes;
-    this.log.info('instance stored', {
-      event: 'instance-stored', callingAeTitle: this.callingAe, sopInstanceUid, seriesInstanceUid, bytes: stored.bytes, duplicate: stored.duplicate,
+    // Received whole and stored durably: kept and processed even when the connection went
+    // before its success response could be written (the sender may send it again: a duplicate).
+    this.log.info(answered ? 'instance stored' : 'instance stored and kept; connection gone before the response', {
+      event: 'instance-stored', callingAeTitle: this.callingAe, sopInstanceUid, seriesInstanceUid, bytes: stored.bytes, duplicate: stored.duplicate, answered,
     });
     try {
       this.o.onInstance(meta, { duplicate: stored.duplicate, callingAeTitle: this.callingAe });
@@ -430,22 +414,28 @@ class InboundAssociation extends Scp {
   }
 
   /**
-   * A stored instance's meta, after the checks that must pass before it is acknowledged: a new
+   * The checks a stored instance must pass before it is acknowledged (policy.ts decides): a new
    * file is walked first (a truncated or mis-sized dataset must not be acknowledged), then its
    * header is read; from memory when the in-memory check ran, else from the file.
    */
-  private async validate(stored: SpoolStored, explicitVr: boolean, early: CheckResult | undefined): Promise<InstanceMeta> {
-    if (!early) {
-      const structure = stored.duplicate ? undefined : await checkStoredStructure(stored.path, explicitVr);
-      const meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
-      if (structure) checkPixelModule(meta, structure.pixelData);
-      return meta;
+  private async check(
+    stored: SpoolStored, explicitVr: boolean, early: CheckResult | undefined, filedUnder: StoredInstanceCheck['filedUnder'],
+  ): Promise<StoredInstanceCheck & { full?: InstanceMeta }> {
+    // Errors name the file (or the stand-in for it); the reason is about its content.
+    const readError = (e: unknown) => errMsg(e).split(`${stored.path}: `).join('').split(`${PENDING_PATH}: `).join('');
+    try {
+      if (!early) {
+        const structure = stored.duplicate ? undefined : await checkStoredStructure(stored.path, explicitVr);
+        const meta = await (this.o.readMeta ?? readBasicMeta)(stored.path);
+        return { meta, full: meta, walked: structure !== undefined, pixelData: structure?.pixelData, filedUnder };
+      }
+      if (checkFailed(early.structure)) return { readError: readError(early.structure.error), walked: false, filedUnder };
+      if (checkFailed(early.meta)) return { readError: readError(early.meta.error), walked: true, filedUnder };
+      const meta: InstanceMeta = { ...early.meta, path: stored.path, fileSize: stored.bytes };
+      return { meta, full: meta, walked: true, pixelData: early.structure.pixelData, filedUnder };
+    } catch (e) {
+      return { readError: readError(e), walked: false, filedUnder };
     }
-    if (checkFailed(early.structure)) throw early.structure.error;
-    if (checkFailed(early.meta)) throw early.meta.error;
-    const meta: InstanceMeta = { ...early.meta, path: stored.path, fileSize: stored.bytes };
-    checkPixelModule(meta, early.structure.pixelData);
-    return meta;
   }
 
   private setPaused(p: boolean): void {

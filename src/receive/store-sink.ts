@@ -50,6 +50,7 @@ export class StoreSink {
   private bytes = 0;
   private settle!: (o: SinkOutcome) => void;
   private settled = false;
+  private ended = false;
 
   /** The dataset's VR encoding (for the structure check after it is stored). */
   get explicitVr(): boolean {
@@ -61,8 +62,14 @@ export class StoreSink {
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
 
-  /** The association ended mid-dataset: drop what was written, settle the outcome. */
+  /**
+   * The association ended. Mid-dataset: drop what was written, settle the outcome. Once the
+   * dataset is whole (end() was called) nothing is dropped: the spool finishes storing it and
+   * the instance is kept, answered or not (a sender that saw no response sends it again and it
+   * counts once).
+   */
   abort(reason: string): void {
+    if (this.ended) return;
     this.writeError ??= reason;
     this.stopStreaming(new Error(reason));
     this.finishOutcome().catch(() => undefined);
@@ -90,6 +97,7 @@ export class StoreSink {
 
   /** The dataset is complete. */
   end(): void {
+    this.ended = true;
     if (this.mode === 'scan') {
       this.scanner.finish();
       this.decide();

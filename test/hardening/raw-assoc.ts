@@ -1,6 +1,10 @@
 // A hand-built A-ASSOCIATE-RQ over a raw socket (PS3.8 9.3.2), for what DCMTK tools cannot do:
-// hold an association open without using it, read the exact A-ASSOCIATE-RJ fields, go silent.
+// hold an association open without using it, read the exact A-ASSOCIATE-RJ fields, go silent,
+// send a C-STORE and an A-RELEASE-RQ in one write, drop the connection right after a dataset.
+// Command sets are built and read here by hand (PS3.7 E.1), not with the node's own codec; the
+// P-DATA-TF framing is the node's pDataPdu, checked byte for byte in dimse-command.test.ts.
 import net from 'node:net';
+import { pDataPdu } from '../../src/receive/dimse-command.js';
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -91,4 +95,92 @@ export function closedWithin(socket: net.Socket, timeoutMs: number): Promise<num
     });
     socket.resume();
   });
+}
+
+/** A command set element, Implicit VR Little Endian (PS3.7 E.1: command sets always are). */
+function cmdElement(element: number, value: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16LE(0x0000, 0);
+  h.writeUInt16LE(element, 2);
+  h.writeUInt32LE(value.length, 4);
+  return Buffer.concat([h, value]);
+}
+
+const cmdUs = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+};
+const cmdUid = (uid: string) => Buffer.from(uid.length % 2 ? `${uid}\0` : uid, 'latin1');
+
+/** A C-STORE-RQ command PDU followed by its dataset in PDVs of at most `fragment` bytes. */
+export function cStoreRq(o: { pcid?: number; messageId: number; sopClassUid: string; sopInstanceUid: string; dataset: Buffer; fragment?: number }): Buffer {
+  const pcid = o.pcid ?? 1;
+  const body = Buffer.concat([
+    cmdElement(0x0002, cmdUid(o.sopClassUid)),
+    cmdElement(0x0100, cmdUs(0x0001)), // C-STORE-RQ
+    cmdElement(0x0110, cmdUs(o.messageId)),
+    cmdElement(0x0700, cmdUs(0x0000)), // priority medium
+    cmdElement(0x0800, cmdUs(0x0000)), // a dataset follows
+    cmdElement(0x1000, cmdUid(o.sopInstanceUid)),
+  ]);
+  const groupLength = Buffer.alloc(4);
+  groupLength.writeUInt32LE(body.length);
+  const pdus = [pDataPdu(pcid, 0x03, Buffer.concat([cmdElement(0x0000, groupLength), body]))];
+  const step = o.fragment ?? 16_000;
+  for (let at = 0; at < o.dataset.length; at += step) {
+    const last = at + step >= o.dataset.length;
+    pdus.push(pDataPdu(pcid, last ? 0x02 : 0x00, o.dataset.subarray(at, at + step)));
+  }
+  return Buffer.concat(pdus);
+}
+
+/** A-RELEASE-RQ (PS3.8 9.3.7). */
+export const RELEASE_RQ = Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+
+/** A PDU as the peer sent it; for a P-DATA-TF command PDV, the command fields read from it. */
+export interface ReceivedPdu {
+  type: number;
+  command?: { commandField?: number; messageIdBeingRespondedTo?: number; status?: number; errorComment?: string; affectedSopInstanceUid?: string };
+}
+
+function readCommand(b: Buffer): NonNullable<ReceivedPdu['command']> {
+  const c: NonNullable<ReceivedPdu['command']> = {};
+  for (let p = 0; p + 8 <= b.length; ) {
+    const element = b.readUInt16LE(p + 2);
+    const len = b.readUInt32LE(p + 4);
+    const v = b.subarray(p + 8, p + 8 + len);
+    p += 8 + len;
+    const text = () => v.toString('latin1').replace(/[\0 ]+$/, '');
+    if (element === 0x0100) c.commandField = v.readUInt16LE(0);
+    else if (element === 0x0120) c.messageIdBeingRespondedTo = v.readUInt16LE(0);
+    else if (element === 0x0900) c.status = v.readUInt16LE(0);
+    else if (element === 0x0902) c.errorComment = text();
+    else if (element === 0x1000) c.affectedSopInstanceUid = text();
+  }
+  return c;
+}
+
+/**
+ * Collects every PDU the peer sends on an (accepted) socket, in arrival order, until it closes.
+ * Command PDVs are assumed to come whole in one PDU (the node and DCMTK send them so).
+ */
+export function collectPdus(socket: net.Socket): { pdus: ReceivedPdu[]; closed: Promise<void> } {
+  const pdus: ReceivedPdu[] = [];
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 6 && buf.length >= 6 + buf.readUInt32BE(2)) {
+      const total = 6 + buf.readUInt32BE(2);
+      const pdu = buf.subarray(0, total);
+      buf = buf.subarray(total);
+      const got: ReceivedPdu = { type: pdu[0] };
+      if (pdu[0] === 0x04 && pdu.length >= 12 && (pdu[11] & 1) === 1) got.command = readCommand(pdu.subarray(12, 6 + 4 + pdu.readUInt32BE(6)));
+      pdus.push(got);
+    }
+  });
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.resume();
+  return { pdus, closed };
 }

@@ -4,15 +4,14 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import winston from 'winston';
 import type { InstanceMeta } from '../../src/core/types.js';
 import { readPart10, SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
 import { startDicomListener, type DicomListener } from '../../src/receive/scp.js';
 import { FsSpool } from '../../src/receive/spool-fs.js';
 import { datasetBytes, echoscu, MR_DIR, runTool, storescu } from '../helpers/peers.js';
 import { tempLeftovers } from '../helpers/spool.js';
+import { captureLog } from './log-capture.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 const MIXED = join(MR_DIR, 'siemens-mixed-mr-and-secondary-capture');
@@ -42,21 +41,7 @@ describe('DICOM listener with DCMTK peers', () => {
   let spool: FsSpool;
   let listener: DicomListener;
   const received: Received[] = [];
-  const logLines: Record<string, unknown>[] = [];
-  const log = winston.createLogger({
-    level: 'debug',
-    format: winston.format.json(),
-    transports: [
-      new winston.transports.Stream({
-        stream: new Writable({
-          write(chunk, _e, cb) {
-            logLines.push(JSON.parse(String(chunk)));
-            cb();
-          },
-        }),
-      }),
-    ],
-  });
+  const { log, lines: logLines } = captureLog();
   const events = (name: string) => logLines.filter((l) => l.event === name);
 
   before(async () => {
