@@ -13,6 +13,13 @@
 //   SpacingBetweenSlices carries the new centre-to-centre spacing.
 // - SliceLocation = ImagePositionPatient . normal (the same projection on every slice).
 // - SeriesNumber = source SeriesNumber + 1000 (see derivedSeriesNumber).
+// - What a derived series may claim of the acquisition, attribute by attribute, is the table in
+//   docs/derived-series.md: the contrast (MR Image module: sequence, TE, TR, flip angle, ...),
+//   the patient, study, frame of reference and acquiring equipment are kept; the acquisition
+//   event (performed procedure step, acquisition number, date and time, cardiac trigger, RF
+//   exposure, operators) is not, on any slice of the derived series.
+// - RescaleSlope/Intercept only when the slice's rescale is not the identity (the classic MR
+//   IOD has no Modality LUT module; dciodvfy flags them as not in the IOD).
 import type { Orientation, Vec3 } from '../core/types.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
 import { SopClass, asArray, num, str } from '../dicom/dcmjs.js';
@@ -39,26 +46,33 @@ const COPIED = [
   'StudyInstanceUID', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber', 'StudyDescription',
   'IssuerOfAccessionNumberSequence', 'ProcedureCodeSequence', 'PhysiciansOfRecord', 'NameOfPhysiciansReadingStudy',
   // General Series (the series identity itself is new)
-  'Modality', 'ProtocolName', 'BodyPartExamined', 'PatientPosition', 'PerformingPhysicianName', 'OperatorsName',
-  'ReferencedPerformedProcedureStepSequence', 'RequestAttributesSequence',
+  'Modality', 'ProtocolName', 'BodyPartExamined', 'PatientPosition', 'RequestAttributesSequence',
   // Frame of Reference
   'FrameOfReferenceUID', 'PositionReferenceIndicator',
   // General Equipment (the acquiring scanner; we are in ContributingEquipmentSequence)
   'Manufacturer', 'InstitutionName', 'InstitutionAddress', 'StationName', 'InstitutionalDepartmentName',
   'ManufacturerModelName', 'DeviceSerialNumber', 'SoftwareVersions',
-  // General Acquisition
-  'AcquisitionNumber', 'AcquisitionDate', 'AcquisitionTime',
   // Contrast/Bolus
   'ContrastBolusAgent', 'ContrastBolusRoute', 'ContrastBolusVolume', 'ContrastBolusStartTime', 'ContrastBolusTotalDose',
   // MR Image
   'ScanningSequence', 'SequenceVariant', 'ScanOptions', 'MRAcquisitionType', 'SequenceName', 'AngioFlag',
-  'RepetitionTime', 'EchoTime', 'EchoTrainLength', 'InversionTime', 'TriggerTime', 'NumberOfAverages', 'ImagingFrequency',
+  'RepetitionTime', 'EchoTime', 'EchoTrainLength', 'InversionTime', 'NumberOfAverages', 'ImagingFrequency',
   'ImagedNucleus', 'EchoNumbers', 'MagneticFieldStrength', 'NumberOfPhaseEncodingSteps', 'PercentSampling',
   'PercentPhaseFieldOfView', 'PixelBandwidth', 'ReceiveCoilName', 'TransmitCoilName', 'AcquisitionMatrix',
-  'InPlanePhaseEncodingDirection', 'FlipAngle', 'VariableFlipAngleFlag', 'SAR', 'dBdt', 'B1rms', 'HeartRate',
-  'ReconstructionDiameter', 'NominalInterval', 'CardiacNumberOfImages', 'TriggerWindow',
+  'InPlanePhaseEncodingDirection', 'FlipAngle', 'VariableFlipAngleFlag', 'ReconstructionDiameter',
   // SOP Common
   'SpecificCharacterSet', 'TimezoneOffsetFromUTC',
+] as const;
+
+/**
+ * The acquisition event: never written, whatever the source (or an enhanced source's functional
+ * groups) says. The reasons, one by one, are in docs/derived-series.md.
+ */
+export const NOT_CLAIMED = [
+  'ReferencedPerformedProcedureStepSequence', 'PerformingPhysicianName', 'OperatorsName',
+  'AcquisitionNumber', 'AcquisitionDate', 'AcquisitionTime', 'AcquisitionDateTime', 'AcquisitionDuration',
+  'TriggerTime', 'NominalInterval', 'CardiacNumberOfImages', 'TriggerWindow', 'HeartRate',
+  'SAR', 'dBdt', 'B1rms',
 ] as const;
 
 /** Type-2 attributes that must be present, possibly empty, in the classic MR IOD. */
@@ -117,7 +131,7 @@ export interface DerivedSliceInput {
   sopInstanceUid: string;
   seriesNumber: number;
   seriesDescription: string;
-  /** The new centre-to-centre spacing (mm). */
+  /** The new centre-to-centre spacing as planned (mm), written as SpacingBetweenSlices. */
   spacingMm: number;
   derivationDescription: string;
   /** Our version; for the learned model also its name, version and hash (each value <= 64 chars). */
@@ -139,12 +153,15 @@ export function derivedSeriesNumber(source: NaturalDataset): number {
   return (num(source.SeriesNumber) ?? 0) + SERIES_NUMBER_OFFSET;
 }
 
-/** "<source description> [Interslice 1.0mm cubic]", within the 64 characters of LO. */
+/**
+ * "<source description> [Interslice interpolated 1.0mm cubic]" within the 64 characters of LO:
+ * the source part is shortened, never the suffix that says what the series is.
+ */
 export function derivedSeriesDescription(source: NaturalDataset, spacingMm: number, method: string): string {
   const mm = String(Math.round(spacingMm * 100) / 100);
-  const tag = ` [Interslice ${mm.includes('.') ? mm : `${mm}.0`}mm ${method}]`;
+  const tag = ` [Interslice interpolated ${mm.includes('.') ? mm : `${mm}.0`}mm ${method}]`;
   const base = str(source.SeriesDescription) ?? str(source.ProtocolName) ?? 'MR';
-  return base.slice(0, 64 - tag.length) + tag;
+  return base.slice(0, Math.max(0, 64 - tag.length)).trimEnd() + tag;
 }
 
 /** Pixel module of the source (top level, or the frame's functional groups for enhanced). */
@@ -181,14 +198,8 @@ export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
   const src = input.source;
   const out: NaturalDataset = {};
   for (const k of COPIED) if (!isEmpty(src[k]) && !isEmptySequence(src[k])) out[k] = withoutPrivate(src[k]);
-  // A performed procedure step reference is the two UIDs; vendors pad it with other things.
-  if (out.ReferencedPerformedProcedureStepSequence) {
-    out.ReferencedPerformedProcedureStepSequence = asArray(out.ReferencedPerformedProcedureStepSequence).map((it: NaturalDataset) => ({
-      ReferencedSOPClassUID: it.ReferencedSOPClassUID,
-      ReferencedSOPInstanceUID: it.ReferencedSOPInstanceUID,
-    }));
-  }
   if (isEnhanced(src)) Object.assign(out, withoutPixel(classicMrFromEnhanced(src, input.sourceFrameIndex ?? 0)));
+  for (const k of NOT_CLAIMED) delete out[k];
   for (const k of TYPE2) if (out[k] === undefined) out[k] = '';
   // MR Image module type-1 attributes: 'RM' (research mode) / 'NONE' when nothing says better.
   if (isEmpty(out.ScanningSequence)) out.ScanningSequence = 'RM';
@@ -251,10 +262,12 @@ export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
     BitsStored: p.bitsStored,
     HighBit: p.highBit,
     PixelRepresentation: p.pixelRepresentation,
-    RescaleSlope: ds(p.rescaleSlope),
-    RescaleIntercept: ds(p.rescaleIntercept),
   });
-  if (p.rescaleType) out.RescaleType = p.rescaleType;
+  if (!isIdentityRescale(p)) {
+    out.RescaleSlope = ds(p.rescaleSlope);
+    out.RescaleIntercept = ds(p.rescaleIntercept);
+    if (p.rescaleType) out.RescaleType = p.rescaleType;
+  }
   if (p.windowCenter !== undefined && p.windowWidth !== undefined) {
     out.WindowCenter = p.windowCenter;
     out.WindowWidth = p.windowWidth;
@@ -281,6 +294,11 @@ export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
   out.PixelData = input.pixelData;
   out._vrMap = { PixelData: p.bitsAllocated > 8 ? 'OW' : 'OB' };
   return out;
+}
+
+/** Slope 1 and intercept 0: the rescale that RescaleSlope/Intercept being absent means. */
+export function isIdentityRescale(p: Pick<PixelModule, 'rescaleSlope' | 'rescaleIntercept'>): boolean {
+  return p.rescaleSlope === 1 && p.rescaleIntercept === 0;
 }
 
 function sourceSliceThickness(src: NaturalDataset, frameIndex: number): string | undefined {

@@ -1,16 +1,20 @@
 // Writes one derived series as classic MR Part-10 files (Explicit VR Little Endian), one per
-// output slice: source slices from their own stored pixels (bit-exact), synthesised slices
-// converted from float back to the stored type. Each file is written to a temporary name,
+// output slice: source slices from their own stored pixels with their own rescale (bit-exact),
+// synthesised slices converted from float back to the stored type in a format that holds all
+// their values (chooseStoredFormat: the series' own when it can, else wider BitsStored, else a
+// rescale of their own, each such change logged). Each file is written to a temporary name,
 // fsynced and renamed, so a reader never sees a half-written instance.
 import { failpoint } from '../core/failpoints.js';
 import { mkdir } from 'node:fs/promises';
 import { fsyncDir, writeFileDurable } from '../core/durable-fs.js';
 import { join } from 'node:path';
 import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '../core/types.js';
+import { logger, type Logger } from '../core/log.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
 import { newUid, uidFromKey, writePart10, SopClass } from '../dicom/dcmjs.js';
 import { planSpacing, stepsPerGap } from '../interpolate/plan.js';
-import { toStoredValues, type StoredPixelFormat } from '../interpolate/stored-values.js';
+import { inputSlices } from '../interpolate/engine/synthesise.js';
+import { chooseStoredFormat, seriesStoredFormat, toStoredValues, valueRange } from '../interpolate/stored-values.js';
 import { PACKAGE_VERSION } from '../interpolate/version.js';
 import {
   buildDerivedDataset, derivedSeriesDescription, derivedSeriesNumber, sourcePixelModule,
@@ -43,6 +47,14 @@ export interface WriteDerivedInput {
    */
   uidKey?: string;
   createdAt?: Date;
+  /**
+   * Source slices a synthesised slice cites in SourceImageSequence: 2 (the two neighbours) or
+   * 4 (also the next one out on each side). Default: 2 for linear, 4 for cubic and model
+   * (see sourceSupport).
+   */
+  sourceSupport?: 2 | 4;
+  /** Where rescale changes are reported (default the process logger, stage "derive"). */
+  log?: Logger;
 }
 
 type SliceRef = Stack['slices'][number];
@@ -77,6 +89,28 @@ export function derivationText(input: Pick<WriteDerivedInput, 'stack' | 'volume'
 
 const fmt = (x: number) => String(Number(x.toFixed(4)));
 
+/**
+ * SpacingBetweenSlices as planned: the target spacing when the plan's spacing is that target
+ * (every gap divided evenly, to 0.05 um), else the plan's spacing to 0.1 um (1e-4 mm), which is
+ * what a measured span divided into whole steps means (0.99999998 mm -> 1, 7.5/8 -> 0.9375).
+ */
+export function statedSpacingMm(plannedMm: number, target: SpacingTarget): number {
+  if ('spacingMm' in target && Math.abs(plannedMm - target.spacingMm) < 5e-5) return target.spacingMm;
+  return Number(plannedMm.toFixed(4));
+}
+
+/**
+ * The source slices (stack indices, ascending) a synthesised slice between `lower` and
+ * `lower + 1` is computed from, as cited in its SourceImageSequence. Linear reads the two
+ * neighbours. The learned model reads what engine/synthesise.ts feeds it: the two neighbours
+ * and, for a 4-input model, the next slice out on each side (clamped at the ends). The natural
+ * cubic spline formally depends on every source slice, but the weight of a slice falls by about
+ * 2 - sqrt(3) = 0.27 per slice further away, so the same 4 nearest are cited: they dominate.
+ */
+export function sourceSupport(lower: number, count: number, support: 2 | 4): number[] {
+  return [...new Set(inputSlices(lower, count, support))].sort((a, b) => a - b);
+}
+
 export async function writeDerivedSeries(input: WriteDerivedInput): Promise<DerivedSeries> {
   const { stack, plan } = input;
   const ref = input.referenceHeader;
@@ -85,8 +119,15 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
   const slices = volumeOf(stack, input.volume);
   if (plan.some((p) => p.sourceIndex !== undefined && p.sourceIndex >= slices.length)) throw new Error('plan refers to a source slice the stack does not have');
   const frame0 = slices[0].frame;
-  const pixel = sourcePixelModule(ref, frame0);
+  const sourcePixel = sourcePixelModule(ref, frame0);
+  const log = input.log ?? logger('derive');
+  const ranges = input.synthesised.map(valueRange);
+  const finite = ranges.filter((r) => !Number.isNaN(r.min));
+  const all = finite.length ? { min: Math.min(...finite.map((r) => r.min)), max: Math.max(...finite.map((r) => r.max)) } : { min: NaN, max: NaN };
+  const pixel: PixelModule = { ...sourcePixel, ...seriesStoredFormat(all.min, all.max, sourcePixel) };
   const spacingMm = planSpacing(plan);
+  const statedMm = statedSpacingMm(spacingMm, input.target);
+  const support = input.sourceSupport ?? (input.method === 'linear' ? 2 : 4);
   const geometry: StackGeometry = {
     orientation: stack.orientation,
     normal: stack.normal,
@@ -102,10 +143,19 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
   const key = input.uidKey;
   const seriesInstanceUid = input.seriesInstanceUid ?? (key ? uidFromKey(`${key}/series`) : newUid());
   const seriesNumber = input.seriesNumber ?? derivedSeriesNumber(ref);
-  const seriesDescription = derivedSeriesDescription(ref, spacingMm, input.method);
+  const seriesDescription = derivedSeriesDescription(ref, statedMm, input.method);
   const derivationDescription = derivationText(input);
   const createdAt = input.createdAt ?? new Date();
   const descending = sourceRunsDescending(stack, input.volume);
+  if (pixel.pixelRepresentation !== sourcePixel.pixelRepresentation) {
+    log.info('derived series stored signed so that no synthesised value below the unsigned range is clipped', {
+      seriesInstanceUid,
+      bitsStored: pixel.bitsStored,
+      pixelRepresentation: pixel.pixelRepresentation,
+      sourceBitsStored: sourcePixel.bitsStored,
+      sourcePixelRepresentation: sourcePixel.pixelRepresentation,
+    });
+  }
   await mkdir(input.outDir, { recursive: true });
 
   const files: string[] = [];
@@ -114,15 +164,36 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
     const out = plan[k];
     let pixels: ArrayBufferView;
     let sources: SourceImageRef[];
+    let slicePixel: PixelModule;
+    const instanceNumber = descending ? plan.length - k : k + 1;
     if (out.sourceIndex !== undefined) {
-      pixels = await sourcePixels(input, slices[out.sourceIndex], out.sourceIndex, pixel);
+      // A source slice keeps its own stored pixels and its own rescale: bit-exact.
+      slicePixel = { ...pixel, ...ownRescale(slices[out.sourceIndex]) };
+      pixels = await sourcePixels(input, out.sourceIndex, slicePixel, sourcePixel.bitsStored);
       sources = [refs[out.sourceIndex]];
     } else {
-      pixels = toStoredValues(input.synthesised[synthIndex++], pixel);
-      // Linear uses the two neighbours; a natural spline (and the model) depends on all of them.
-      sources = input.method === 'linear' && out.between ? [refs[out.between.lower], refs[out.between.upper]] : refs;
+      if (!out.between) throw new Error(`plan slice at ${out.distance} mm has neither sourceIndex nor between`);
+      const values = input.synthesised[synthIndex];
+      const { min, max } = ranges[synthIndex++];
+      const neighbours = [slices[out.between.lower], slices[out.between.upper]].map(ownRescale);
+      const choice = chooseStoredFormat(min, max, pixel, neighbours);
+      slicePixel = { ...pixel, ...choice.format };
+      if (choice.kind !== 'kept') {
+        log.info('synthesised slice stored in its own format so that no value is clipped', {
+          seriesInstanceUid,
+          instanceNumber,
+          choice: choice.kind,
+          rescaleSlope: slicePixel.rescaleSlope,
+          rescaleIntercept: slicePixel.rescaleIntercept,
+          bitsStored: slicePixel.bitsStored,
+          seriesRescaleSlope: pixel.rescaleSlope,
+          seriesRescaleIntercept: pixel.rescaleIntercept,
+          seriesBitsStored: pixel.bitsStored,
+        });
+      }
+      pixels = toStoredValues(values, slicePixel);
+      sources = sourceSupport(out.between.lower, slices.length, support).map((i) => refs[i]);
     }
-    const instanceNumber = descending ? plan.length - k : k + 1;
     const sopInstanceUid = key ? uidFromKey(`${key}/instance/${instanceNumber}`) : newUid();
     const dataset = buildDerivedDataset({
       source: ref,
@@ -135,10 +206,10 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
       sopInstanceUid,
       seriesNumber,
       seriesDescription,
-      spacingMm,
+      spacingMm: statedMm,
       derivationDescription,
       softwareVersion: input.method === 'model' ? [PACKAGE_VERSION, input.interpolatorDescription.slice(0, 64)] : PACKAGE_VERSION,
-      pixel,
+      pixel: slicePixel,
       pixelData: toArrayBuffer(pixels),
       createdAt,
     });
@@ -160,37 +231,37 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
   };
 }
 
+/** A slice's own rescale: its frame's (enhanced) or its instance's. */
+function ownRescale(slice: SliceRef): { rescaleSlope: number; rescaleIntercept: number } {
+  const fr = slice.instance.frames[slice.frame];
+  return {
+    rescaleSlope: fr?.rescaleSlope ?? slice.instance.rescaleSlope,
+    rescaleIntercept: fr?.rescaleIntercept ?? slice.instance.rescaleIntercept,
+  };
+}
+
 /**
- * A source slice's stored pixels. Bit-exact when its rescale matches the series' (the usual
- * case); a frame with its own rescale is re-expressed in the series' rescale (rounded).
+ * A source slice's stored pixels, as they are (the caller writes them with its own rescale).
+ * When the series' BitsStored grew past the source's, bits above the source's BitsStored (which
+ * a reader ignored before) are cleared so the stored values stay the same numbers; real scanner
+ * data has none, and then the bytes are the source's own.
  */
-async function sourcePixels(input: WriteDerivedInput, slice: SliceRef, index: number, pixel: PixelModule): Promise<ArrayBufferView> {
+async function sourcePixels(input: WriteDerivedInput, index: number, pixel: PixelModule, sourceBitsStored: number): Promise<ArrayBufferView> {
   const raw = await input.loadRawSlice(index);
   const expected = (pixel.rows * pixel.columns * pixel.bitsAllocated) / 8;
   if (raw.byteLength < expected) throw new Error(`source slice ${index} has ${raw.byteLength} pixel bytes, expected ${expected}`);
-  const view = new Uint8Array(raw.buffer, raw.byteOffset, expected);
-  const fr = slice.instance.frames[slice.frame];
-  const slope = fr?.rescaleSlope ?? slice.instance.rescaleSlope;
-  const intercept = fr?.rescaleIntercept ?? slice.instance.rescaleIntercept;
-  if (slope === pixel.rescaleSlope && intercept === pixel.rescaleIntercept) return view;
-  const stored = decodeStored(view, pixel);
-  const values = new Float32Array(stored.length);
-  for (let i = 0; i < stored.length; i++) values[i] = stored[i] * slope + intercept;
-  return toStoredValues(values, pixel as StoredPixelFormat);
-}
-
-/** Stored values: the BitsStored bits, sign-extended when signed (stray high bits ignored). */
-function decodeStored(bytes: Uint8Array, p: PixelModule): Int32Array {
-  const copy = bytes.slice(); // own, aligned buffer
-  const words = p.bitsAllocated === 16 ? new Uint16Array(copy.buffer) : copy;
-  const mask = 2 ** p.bitsStored - 1;
-  const sign = 2 ** (p.bitsStored - 1);
-  const out = new Int32Array(words.length);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, expected);
+  if (pixel.bitsStored <= sourceBitsStored) return bytes;
+  const words = pixel.bitsAllocated === 16 ? new Uint16Array(bytes.slice().buffer) : bytes.slice();
+  const mask = 2 ** sourceBitsStored - 1;
+  let stray = false;
   for (let i = 0; i < words.length; i++) {
-    const m = words[i] & mask;
-    out[i] = p.pixelRepresentation === 1 && m >= sign ? m - 2 * sign : m;
+    if (words[i] & ~mask) {
+      stray = true;
+      words[i] &= mask;
+    }
   }
-  return out;
+  return stray ? words : bytes;
 }
 
 function toArrayBuffer(v: ArrayBufferView): ArrayBuffer {

@@ -1,16 +1,30 @@
-// writeDerivedSeries without external tools: numbering, file names, bit-exact sources, the
-// rescale fallback, and the checks on its input.
+// writeDerivedSeries without external tools: numbering, file names, bit-exact sources, per-slice
+// rescale (no silent clipping, logged), and the checks on its input.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import type { OutputSlice } from '../../src/core/types.js';
-import { asArray, num, nums, readPart10 } from '../../src/dicom/dcmjs.js';
+import { asArray, num, nums, readPart10, str } from '../../src/dicom/dcmjs.js';
 import { derivationText, sourceRunsDescending, writeDerivedSeries, type WriteDerivedInput } from '../../src/derive/write-series.js';
-import { LinearInterpolator } from '../../src/interpolate/classical.js';
+import { CubicInterpolator, LinearInterpolator } from '../../src/interpolate/classical.js';
 import { planOutputSlices } from '../../src/interpolate/plan.js';
+import { realWorldValues, rescaleOf, storedValues } from '../derive/decode.js';
 import { loadFixture, type Fixture } from '../derive/fixtures.js';
+
+/** A real winston logger whose JSON lines land in `lines`. */
+function capturingLogger(lines: Array<Record<string, unknown>>): winston.Logger {
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  return winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] });
+}
 
 describe('writeDerivedSeries', () => {
   const work = mkdtempSync(join(tmpdir(), 'interslice-write-'));
@@ -52,9 +66,14 @@ describe('writeDerivedSeries', () => {
     const first = (await readPart10(res.files[0])).dataset;
     assert.ok(nums(first.ImagePositionPatient, 3)!.every((v, i) => Math.abs(v - fx.positions[0][i]) < 0.01));
     assert.ok(Buffer.from(asArray(first.PixelData)[0] as ArrayBuffer).equals(Buffer.from(fx.raw[0])));
-    assert.equal(first.SeriesDescription, 'asl_2d_tra [Interslice 3.75mm linear]');
+    assert.equal(first.SeriesDescription, 'asl_2d_tra [Interslice interpolated 3.75mm linear]');
     const mid = (await readPart10(res.files[1])).dataset;
     assert.equal(mid.SourceImageSequence.length, 2);
+    // Source and linear slices within 0..4095 (12 bits, identity): nothing to widen, no rescale.
+    assert.equal(first.RescaleSlope, undefined);
+    assert.equal(mid.RescaleIntercept, undefined);
+    assert.equal(first.BitsStored, 12);
+    assert.equal(num(first.SpacingBetweenSlices), 3.75);
     assert.equal(mid.SeriesInstanceUID, res.seriesInstanceUid);
   });
 
@@ -72,14 +91,115 @@ describe('writeDerivedSeries', () => {
     assert.ok(nums(one.ImagePositionPatient, 3)!.every((v, i) => Math.abs(v - last[i]) < 0.01));
   });
 
-  it('re-expresses a source frame whose rescale differs from the series', async () => {
+  it('a source slice whose rescale differs from the series keeps its own, bit-exact', async () => {
     const slices = fx.stack.slices.map((s, i) => (i === 1 ? { ...s, instance: { ...s.instance, rescaleSlope: 2, frames: [{ frame: 0, rescaleSlope: 2, rescaleIntercept: 0 }] } } : s));
     const res = await writeDerivedSeries({ ...input, stack: { ...fx.stack, slices }, outDir: join(work, 'c') });
     const ds = (await readPart10(res.files[2])).dataset; // plan index 2 = source slice 1
-    const got = new Uint16Array((asArray(ds.PixelData)[0] as ArrayBuffer).slice(0));
-    const raw = new Uint16Array(fx.raw[1].slice().buffer);
-    const maxStored = 2 ** num(ds.BitsStored)! - 1;
-    for (let p = 0; p < raw.length; p += 97) assert.equal(got[p], Math.min(maxStored, raw[p] * 2));
+    assert.ok(Buffer.from(asArray(ds.PixelData)[0] as ArrayBuffer).equals(Buffer.from(fx.raw[1])));
+    assert.equal(num(ds.RescaleSlope), 2);
+    assert.equal(num(ds.RescaleIntercept), 0);
+  });
+
+  describe('a stack whose slices have different RescaleSlope and RescaleIntercept', () => {
+    // Slice i of the 12: slope 1, 2.5 (intercept -100), 0.5, 40, repeating. Slice 0 (the
+    // series' reference) has the identity. Real-world values reach 2318 * 40 = 92720, beyond
+    // what 16 bits at slope 1 hold, and -100, below what an unsigned series holds.
+    const slopes = [1, 2.5, 0.5, 40];
+    const intercepts = [0, -100, 0, 0];
+    const lines: Array<Record<string, unknown>> = [];
+    let vfx: Fixture;
+    let vplan: OutputSlice[];
+    let synthesised: Float32Array[];
+    let files: string[];
+    before(async () => {
+      const rs = (i: number) => ({ rescaleSlope: slopes[i % 4], rescaleIntercept: intercepts[i % 4] });
+      const slices = fx.stack.slices.map((s, i) => ({ ...s, instance: { ...s.instance, ...rs(i), frames: [{ frame: 0, ...rs(i) }] } }));
+      const volumeSlices = fx.raw.map((raw, i) => {
+        const stored = new Uint16Array(raw.slice().buffer);
+        return Float32Array.from(stored, (v) => v * rs(i).rescaleSlope + rs(i).rescaleIntercept);
+      });
+      vfx = { ...fx, stack: { ...fx.stack, slices }, volume: { ...fx.volume, slices: volumeSlices } };
+      vplan = planOutputSlices(vfx.volume.distances, { factor: 4 });
+      synthesised = await new CubicInterpolator().interpolate(vfx.volume, vplan);
+      const res = await writeDerivedSeries({
+        ...input,
+        stack: vfx.stack,
+        plan: vplan,
+        synthesised,
+        method: 'cubic',
+        target: { factor: 4 },
+        outDir: join(work, 'varying'),
+        log: capturingLogger(lines),
+      });
+      files = res.files;
+    });
+
+    it('no synthesised value is clipped: each slice decodes to the float values within half its own rescale step', async () => {
+      let k = 0;
+      let checked = 0;
+      for (let j = 0; j < vplan.length; j++) {
+        if (vplan[j].sourceIndex !== undefined) continue;
+        const ds = (await readPart10(files[j])).dataset;
+        const got = realWorldValues(ds);
+        const want = synthesised[k++];
+        const half = rescaleOf(ds).slope / 2;
+        for (let p = 0; p < want.length; p++) {
+          const err = Math.abs(got[p] - want[p]);
+          assert.ok(err <= half + 1e-6 * Math.abs(want[p]), `slice ${j} pixel ${p}: ${got[p]} vs ${want[p]} (step ${2 * half})`);
+        }
+        checked++;
+      }
+      assert.equal(checked, 33);
+      // The case is real: the floats go beyond 16 bits at slope 1 and below zero.
+      const all = synthesised.flatMap((s) => [Math.min(...s), Math.max(...s)]);
+      assert.ok(Math.max(...all) > 65535 && Math.min(...all) < 0, `${Math.min(...all)}..${Math.max(...all)}`);
+    });
+
+    it('source slices keep their bytes and their own rescale: the same real-world values', async () => {
+      for (let j = 0; j < vplan.length; j++) {
+        const i = vplan[j].sourceIndex;
+        if (i === undefined) continue;
+        const ds = (await readPart10(files[j])).dataset;
+        assert.ok(Buffer.from(asArray(ds.PixelData)[0] as ArrayBuffer).equals(Buffer.from(fx.raw[i])), `source ${i} bytes`);
+        const got = realWorldValues(ds);
+        const want = vfx.volume.slices[i];
+        for (let p = 0; p < want.length; p++) assert.equal(got[p], want[p], `source ${i} pixel ${p}`);
+        if (slopes[i % 4] === 1 && intercepts[i % 4] === 0) assert.equal(ds.RescaleSlope, undefined, 'identity: no rescale attributes');
+      }
+    });
+
+    it('the series is signed 16-bit (one PixelRepresentation), and every changed slice is logged with its instance number and rescale', async () => {
+      const logged = new Map(lines.filter((l) => l.instanceNumber !== undefined).map((l) => [l.instanceNumber as number, l]));
+      assert.ok(lines.some((l) => l.pixelRepresentation === 1 && l.instanceNumber === undefined), 'the series-wide change is logged');
+      let changed = 0;
+      for (const f of files) {
+        const ds = (await readPart10(f)).dataset;
+        assert.equal(num(ds.PixelRepresentation), 1);
+        assert.equal(num(ds.BitsStored), 16);
+        const n = num(ds.InstanceNumber)!;
+        const { slope, intercept } = rescaleOf(ds);
+        const isSource = vplan[n - 1].sourceIndex !== undefined;
+        if (isSource || (slope === 1 && intercept === 0)) {
+          assert.equal(logged.has(n), false, `instance ${n} not changed, not logged`);
+          continue;
+        }
+        changed++;
+        const line = logged.get(n);
+        assert.ok(line, `instance ${n} (slope ${slope}, intercept ${intercept}) is logged`);
+        assert.equal(line.rescaleSlope, slope);
+        assert.equal(line.rescaleIntercept, intercept);
+      }
+      assert.ok(changed > 0);
+      assert.ok(lines.some((l) => l.choice === 'alternative' && l.rescaleSlope === 40), 'a neighbour\'s slope 40 is taken');
+      const text = JSON.stringify(lines);
+      for (const k of ['PatientName', 'PatientID', 'PatientBirthDate']) {
+        const v = str(fx.referenceHeader[k]);
+        if (v) assert.ok(!text.includes(v), `${k} not in the log`);
+      }
+      // Stored values really use the wider range somewhere (not only the old 12 bits).
+      const some = await Promise.all(files.map(async (f) => storedValues((await readPart10(f)).dataset)));
+      assert.ok(some.some((v) => v.some((x) => x < 0 || x > 4095)));
+    });
   });
 
   it('uidKey makes series and instance UIDs repeatable; without it they are new each time', async () => {
