@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client) on a registry of our own, so tests can make a fresh one and
-// nothing else in the process (a library's default registry) leaks into /metrics. Stages call
-// the small recorder functions of the shared `metrics` object; they never touch prom-client.
+// nothing else in the process (a library's default registry) leaks into /metrics. The shared
+// `metrics` object is installed as the stages' recorder (core/metrics.ts); they never see it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { setStageMetrics, type StageMetrics } from '../core/metrics.js';
 
 /** One queue-depth sample: which queue (series jobs, outbox, ...), which state, how many. */
 export interface DepthSample {
@@ -13,30 +14,11 @@ export interface DepthSample {
 /** Read on every scrape, so the gauges are never stale (no timer keeps them up to date). */
 export type DepthSource = () => Promise<DepthSample[]> | DepthSample[];
 
-export type SendAttemptResult = 'success' | 'failure';
-export type SendFinalResult = 'done' | 'dead';
+export type { SendAttemptResult, SendFinalResult } from '../core/metrics.js';
 
-export interface Metrics {
+/** The stages' recorder (core/metrics.ts) on a Prometheus registry, plus what /metrics needs. */
+export interface Metrics extends StageMetrics {
   readonly registry: Registry;
-  /** An association request was answered: accepted, or rejected (reason = our reject reason). */
-  associationAccepted(): void;
-  associationRejected(reason: string): void;
-  /** An instance was stored in the spool (duplicate: its SOP Instance UID was already there). */
-  instanceReceived(opts?: { duplicate?: boolean }): void;
-  /** A C-STORE was answered with a failure status (reason: short code, e.g. "sop-class", "disk-full"). */
-  instanceRefused(reason: string): void;
-  /** The select stage decided about one stack. */
-  stackDecision(action: string, code: string): void;
-  /** Wall time of one interpolation call (seconds) for a method: linear, cubic, model. */
-  inferenceSeconds(method: string, seconds: number): void;
-  /** Slices written into derived series that were synthesised (not copies of source slices). */
-  slicesSynthesised(count: number): void;
-  /** One C-STORE association attempt towards a destination, and how it went. */
-  sendAttempt(destination: string, result: SendAttemptResult): void;
-  /** A failed attempt was scheduled again (backoff). */
-  sendRetry(destination: string): void;
-  /** A derived series reached its final state for a destination. */
-  sendResult(destination: string, result: SendFinalResult): void;
   /** Where the queue-depth gauges come from (the running node's queue and outbox). */
   setDepthSource(source: DepthSource | undefined): void;
   /** Prometheus text exposition. */
@@ -131,6 +113,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers,
   });
 
+  const jobFailures = new Counter({
+    name: `${PREFIX}job_failures_total`,
+    help: 'Series job failures, by outcome (retry: transient, scheduled again; dead: in the dead letter) and reason (error code, inference, memory, data)',
+    labelNames: ['outcome', 'reason'] as const,
+    registers,
+  });
+
   let depthSource: DepthSource | undefined;
   new Gauge({
     name: `${PREFIX}queue_depth`,
@@ -160,6 +149,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     slicesSynthesised: (count) => {
       if (count > 0) synthesised.inc(count);
     },
+    jobFailed: (outcome, reason) => jobFailures.inc({ outcome, reason }),
     sendAttempt: (destination, result) => sendAttempts.inc({ destination, result }),
     sendRetry: (destination) => sendRetries.inc({ destination }),
     sendResult: (destination, result) => sendResults.inc({ destination, result }),
@@ -172,3 +162,4 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
 
 /** The process-wide metrics the stages record into and /metrics serves. */
 export const metrics: Metrics = createMetrics();
+setStageMetrics(metrics);

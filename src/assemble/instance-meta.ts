@@ -171,6 +171,7 @@ export function instanceMetaFromDataset(ds: NaturalDataset, path: string, transf
     numberOfTemporalPositions: num(ds.NumberOfTemporalPositions),
     triggerTime: num(ds.TriggerTime),
     acquisitionTime: str(ds.AcquisitionTime),
+    acquisitionDateTime: str(ds.AcquisitionDateTime),
     imagesInAcquisition: num(ds.ImagesInAcquisition),
     frameOfReferenceUid: str(ds.FrameOfReferenceUID),
     numberOfFrames,

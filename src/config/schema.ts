@@ -48,6 +48,13 @@ export const configSchema = z
           .strict()
           .prefault({}),
         maxInstanceMb: z.number().positive().default(2048),
+        // Root of the derived series' UIDs; null = UUID-derived UIDs under 2.25 (PS3.5 B.2).
+        uidRoot: z
+          .string()
+          .regex(/^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/, 'a UID root is dot-separated numbers without leading zeros')
+          .max(24, 'a UID root of at most 24 characters leaves room for the 39-digit content hash within 64')
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -73,6 +80,18 @@ export const configSchema = z
         maxBatchPixels: z.number().int().min(1).default(524288),
         tileSize: z.number().int().min(0).default(512),
         tileOverlap: z.number().int().min(0).default(32),
+        // An instance for a series whose job already finished: run the job again (a new derived
+        // series that supersedes the first) or keep the instance and leave the output as it is.
+        lateInstances: z.enum(['rederive', 'ignore']).default('rederive'),
+        // Series jobs that fail with a transient error (disk, I/O, inference runtime, memory).
+        retry: z
+          .object({
+            maxAttempts: z.number().int().min(1).default(5),
+            initialSeconds: z.number().min(0).default(30),
+            maxSeconds: z.number().min(0).default(3600),
+          })
+          .strict()
+          .prefault({}),
         select: z
           .object({
             minSpacingRatio: z.number().positive().default(1.5),

@@ -6,6 +6,7 @@
 //   INTERSLICE_FAILPOINTS=store-before-ack:6,after-ack-before-enqueue
 //
 // A name without ":N" fires on its first pass.
+import { existsSync } from 'node:fs';
 
 /** Every fail point in the code, in the order a series meets them. */
 export const FAILPOINTS = [
@@ -42,4 +43,60 @@ export function failpoint(name: FailpointName): void {
   // Written synchronously so the harness can tell which fail point fired.
   process.stderr.write(`${JSON.stringify({ level: 'error', message: 'failpoint fired', failpoint: name, pass: n })}\n`);
   process.kill(process.pid, 'SIGKILL');
+}
+
+// Faults: named places where a test may make the process fail as a real fault would (a full
+// disk, an inference runtime error) without dying, to show that the job fails, is retried and
+// recovers. Off unless INTERSLICE_FAULTS names them; never set it in production.
+//
+//   INTERSLICE_FAULTS=derive-disk-full:2        the first 2 passes fail, then the fault clears
+//   INTERSLICE_FAULTS=inference-error@/tmp/f    every pass fails while the file /tmp/f exists
+
+export const FAULTS = [
+  'derive-disk-full', // writing a derived series: ENOSPC, as a full disk gives
+  'inference-error', // running the interpolator: an inference runtime error
+] as const;
+
+export type FaultName = (typeof FAULTS)[number];
+
+interface FaultSpec {
+  times?: number;
+  whileFile?: string;
+}
+
+function parseFaults(spec: string | undefined): Map<string, FaultSpec> {
+  const out = new Map<string, FaultSpec>();
+  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf('@');
+    if (at > 0) out.set(part.slice(0, at), { whileFile: part.slice(at + 1) });
+    else {
+      const [name, n] = part.split(':');
+      out.set(name, { times: n ? Math.max(1, Number(n) || 1) : Infinity });
+    }
+  }
+  return out;
+}
+
+const faults = parseFaults(process.env.INTERSLICE_FAULTS);
+const faultPasses = new Map<string, number>();
+
+/** The error a real occurrence of the fault gives. */
+function faultError(name: FaultName): Error {
+  if (name === 'derive-disk-full') {
+    return Object.assign(new Error('ENOSPC: no space left on device, write (fault derive-disk-full)'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  }
+  return new Error('inference runtime error: Non-zero status code returned while running Conv node (fault inference-error)');
+}
+
+/** Throws the fault's error when `name` is armed and active. */
+export function fault(name: FaultName): void {
+  if (faults.size === 0) return;
+  const spec = faults.get(name);
+  if (!spec) return;
+  const n = (faultPasses.get(name) ?? 0) + 1;
+  faultPasses.set(name, n);
+  const active = spec.whileFile !== undefined ? existsSync(spec.whileFile) : n <= (spec.times ?? Infinity);
+  if (!active) return;
+  process.stderr.write(`${JSON.stringify({ level: 'warn', message: 'fault injected', fault: name, pass: n })}\n`);
+  throw faultError(name);
 }

@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import type { ProcessedMarkers } from '../pipeline/processed.js';
 import type { Outbox } from '../send/outbox.js';
 import type { Spool } from './seams.js';
+import { derivedFolder } from '../pipeline/derive-stack.js';
 
 export interface RetentionDeps {
   markers: ProcessedMarkers;
@@ -38,7 +39,8 @@ export async function sweepRetention(d: RetentionDeps, now = Date.now()): Promis
       continue;
     }
     for (const e of mine) await d.outbox.remove(e.id);
-    await rm(join(d.derivedRoot, m.derivedDir), { recursive: true, force: true });
+    if (m.derivedDir) await rm(join(d.derivedRoot, m.derivedDir), { recursive: true, force: true });
+    for (const uid of m.derivedSeries) await rm(join(d.derivedRoot, derivedFolder(uid)), { recursive: true, force: true });
     await d.spool.removeSeries(m.studyInstanceUid, m.seriesInstanceUid);
     await d.markers.remove(m.spoolKey);
     result.removedSeries++;

@@ -60,6 +60,12 @@ export interface JobQueue {
   retry(job: Job, notBefore: number, error: string): Promise<void>;
   /** Gives up: moves the job to the dead-letter list, kept visible. */
   deadLetter(job: Job, error: string): Promise<void>;
+  /** Whether a job with this id is waiting (queued or leased). */
+  has(kind: string, id: string): Promise<boolean>;
+  /** Waiting jobs, or (dead) the dead-letter list, each with its last error. */
+  list<T>(kind: string, dead?: boolean): Promise<(Job<T> & { lastError?: string })[]>;
+  /** Moves a dead job back to the queue (attempts reset, due now); false when there is none. */
+  requeueDead(kind: string, id: string): Promise<boolean>;
   /** Counts per kind and state, for logs and metrics. */
   depth(): Promise<Record<string, { queued: number; leased: number; dead: number }>>;
 }

@@ -62,6 +62,8 @@ export interface InstanceMeta {
   numberOfTemporalPositions?: number;
   triggerTime?: number;
   acquisitionTime?: string;
+  /** AcquisitionDateTime (YYYYMMDDHHMMSS.F): what enhanced and classic twins share. */
+  acquisitionDateTime?: string;
   imagesInAcquisition?: number;
   frameOfReferenceUid?: string;
   /** 1 for classic images. */
@@ -179,6 +181,11 @@ export interface Interpolator {
   readonly method: Method;
   /** Name and version recorded in DerivationDescription / SoftwareVersions. */
   readonly description: string;
+  /**
+   * Everything about the interpolator that changes its output pixels (model sha256, execution
+   * provider, tiling), for the content key of derived UIDs; classical methods need none.
+   */
+  readonly contentId?: string;
   /** Synthesises the slices of `plan` that are not source slices. */
   interpolate(volume: VolumeF32, plan: OutputSlice[]): Promise<Float32Array[]>;
 }

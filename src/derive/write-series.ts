@@ -46,6 +46,8 @@ export interface WriteDerivedInput {
    * rather than a second one. Without it (and without seriesInstanceUid) UIDs are random.
    */
   uidKey?: string;
+  /** Instance UIDs from the caller's scheme: uidFor(`instance/N`); wins over uidKey. */
+  uidFor?: (suffix: string) => string;
   createdAt?: Date;
   /**
    * Source slices a synthesised slice cites in SourceImageSequence: 2 (the two neighbours) or
@@ -194,7 +196,7 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
       pixels = toStoredValues(values, slicePixel);
       sources = sourceSupport(out.between.lower, slices.length, support).map((i) => refs[i]);
     }
-    const sopInstanceUid = key ? uidFromKey(`${key}/instance/${instanceNumber}`) : newUid();
+    const sopInstanceUid = input.uidFor ? input.uidFor(`instance/${instanceNumber}`) : key ? uidFromKey(`${key}/instance/${instanceNumber}`) : newUid();
     const dataset = buildDerivedDataset({
       source: ref,
       sourceFrameIndex: frame0,

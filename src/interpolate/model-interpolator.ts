@@ -34,6 +34,11 @@ export class ModelInterpolator implements Interpolator {
     return this.session.provider;
   }
 
+  /** What changes the output pixels: the model's bytes, where it runs and how it is tiled. */
+  get contentId(): string {
+    return `model sha256:${this.sha256} provider:${this.session.provider} tile:${this.options.tileSize}/${this.options.tileOverlap}`;
+  }
+
   async interpolate(volume: VolumeF32, plan: OutputSlice[]): Promise<Float32Array[]> {
     const wanted = plan.filter((p) => p.sourceIndex === undefined);
     if (!wanted.length) return [];

@@ -17,9 +17,10 @@ export interface ProcessedMarker {
   spoolKey: string;
   /** Spool files the job saw. */
   instances: number;
-  /** Folder of the job's derived series (under <storage.dir>/derived). */
-  derivedDir: string;
-  /** Derived SeriesInstanceUIDs (outbox series ids). */
+  /** Folder of the job's derived series (under <storage.dir>/derived), before one folder per series. */
+  derivedDir?: string;
+  /** Derived SeriesInstanceUIDs (outbox series ids), superseded ones included; each has its own
+   * folder <storage.dir>/derived/<derivedFolder(uid)>. */
   derivedSeries: string[];
   /** The job gave up (dead letter) rather than finished. */
   failed?: boolean;

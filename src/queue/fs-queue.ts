@@ -130,9 +130,24 @@ export class FsJobQueue implements JobQueue {
     const current = await this.readJob(path);
     if (!current) return;
     await mkdir(this.kindDir(job.kind, true), { recursive: true });
-    await writeFileDurable(join(this.kindDir(job.kind, true), fileName(job.id)), JSON.stringify({ ...current, lastError: error }));
+    await writeFileDurable(join(this.kindDir(job.kind, true), fileName(job.id)), JSON.stringify({ ...current, attempts: current.attempts + 1, lastError: error, deadAt: Date.now() }));
     await rm(path, { force: true });
     (await this.schedule(job.kind)).delete(fileName(job.id));
+  }
+
+  async requeueDead(kind: string, id: string): Promise<boolean> {
+    const deadPath = join(this.kindDir(kind, true), fileName(id));
+    const job = await this.readJob(deadPath);
+    if (!job) return false;
+    const schedule = await this.schedule(kind);
+    const now = Date.now();
+    const path = join(this.kindDir(kind), fileName(id));
+    const current = await this.readJob(path);
+    // Queued again first, then taken off the dead list: a crash in between leaves it in both, never in neither.
+    await writeFileDurable(path, JSON.stringify({ ...job, attempts: 0, notBefore: now, rev: Math.max(job.rev, current?.rev ?? 0) + 1, lastError: undefined, requeuedFrom: job.lastError }));
+    schedule.set(fileName(id), now);
+    await rm(deadPath, { force: true });
+    return true;
   }
 
   /** Whether a job with this id is waiting (queued or leased). */

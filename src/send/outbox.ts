@@ -5,7 +5,7 @@
 // 'dead' and stays listed until requeue(). All state is on disk, so retries survive restarts;
 // an entry caught in 'sending' by a crash is sent again (at-least-once: the peer sees the
 // same SOP Instance UIDs again, which PACS treat as a resend).
-import { metrics } from '../admin/metrics.js';
+import { stageMetrics } from '../core/metrics.js';
 import { writeFileDurable } from '../core/durable-fs.js';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
@@ -202,7 +202,7 @@ export class Outbox {
     const dest = this.destinations.get(entry.destination);
     if (!dest) {
       await this.save({ ...entry, state: 'dead', lastError: `destination ${entry.destination} is not configured`, updatedAt: Date.now() });
-      metrics.sendResult(entry.destination, 'dead');
+      stageMetrics().sendResult(entry.destination, 'dead');
       return;
     }
     const sending: OutboxEntry = { ...entry, state: 'sending', updatedAt: Date.now() };
@@ -220,8 +220,8 @@ export class Outbox {
     const now = Date.now();
     if (failed.length === 0) {
       await this.save({ ...sending, sent, state: 'done', lastError: undefined, updatedAt: now });
-      metrics.sendAttempt(entry.destination, 'success');
-      metrics.sendResult(entry.destination, 'done');
+      stageMetrics().sendAttempt(entry.destination, 'success');
+      stageMetrics().sendResult(entry.destination, 'done');
       this.log.info('series delivered', { event: 'send-done', entry: entry.id, destination: entry.destination, files: sending.files.length, attempts: sending.attempts + 1 });
       return;
     }
@@ -230,9 +230,9 @@ export class Outbox {
     const dead = attempts >= this.backoff.maxAttempts;
     const nextAttemptAt = dead ? now : now + backoffDelay(attempts, this.backoff);
     await this.save({ ...sending, sent, attempts, lastError, state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now });
-    metrics.sendAttempt(entry.destination, 'failure');
-    if (dead) metrics.sendResult(entry.destination, 'dead');
-    else metrics.sendRetry(entry.destination);
+    stageMetrics().sendAttempt(entry.destination, 'failure');
+    if (dead) stageMetrics().sendResult(entry.destination, 'dead');
+    else stageMetrics().sendRetry(entry.destination);
     if (dead) this.log.error('send gave up (dead letter)', { event: 'send-dead', entry: entry.id, destination: entry.destination, attempts, lastError });
     else this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError });
   }

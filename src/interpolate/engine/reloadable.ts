@@ -33,6 +33,10 @@ export class ReloadableModel implements Interpolator {
     return this.current.description;
   }
 
+  get contentId(): string {
+    return this.current.contentId;
+  }
+
   get model(): ModelInterpolator {
     return this.current;
   }

@@ -1,0 +1,55 @@
+// How the stages report what they did, without knowing who counts it: they call stageMetrics(),
+// and the admin endpoint (src/admin/metrics.ts) installs its Prometheus recorder with
+// setStageMetrics. Until one is installed (the `process` command, unit tests) nothing is counted.
+
+export type SendAttemptResult = 'success' | 'failure';
+export type SendFinalResult = 'done' | 'dead';
+
+export interface StageMetrics {
+  /** An association request was answered: accepted, or rejected (reason = our reject reason). */
+  associationAccepted(): void;
+  associationRejected(reason: string): void;
+  /** An instance was stored in the spool (duplicate: its SOP Instance UID was already there). */
+  instanceReceived(opts?: { duplicate?: boolean }): void;
+  /** A C-STORE was answered with a failure status (reason: short code, e.g. "sop-class", "disk-full"). */
+  instanceRefused(reason: string): void;
+  /** The select stage decided about one stack. */
+  stackDecision(action: string, code: string): void;
+  /** Wall time of one interpolation call (seconds) for a method: linear, cubic, model. */
+  inferenceSeconds(method: string, seconds: number): void;
+  /** Slices written into derived series that were synthesised (not copies of source slices). */
+  slicesSynthesised(count: number): void;
+  /** A series job failed: retried (transient) or dead-lettered; reason is a bounded code. */
+  jobFailed(outcome: 'retry' | 'dead', reason: string): void;
+  /** One C-STORE association attempt towards a destination, and how it went. */
+  sendAttempt(destination: string, result: SendAttemptResult): void;
+  /** A failed attempt was scheduled again (backoff). */
+  sendRetry(destination: string): void;
+  /** A derived series reached its final state for a destination. */
+  sendResult(destination: string, result: SendFinalResult): void;
+}
+
+const noop = (): void => undefined;
+const NONE: StageMetrics = {
+  associationAccepted: noop,
+  associationRejected: noop,
+  instanceReceived: noop,
+  instanceRefused: noop,
+  stackDecision: noop,
+  inferenceSeconds: noop,
+  slicesSynthesised: noop,
+  jobFailed: noop,
+  sendAttempt: noop,
+  sendRetry: noop,
+  sendResult: noop,
+};
+
+let current: StageMetrics = NONE;
+
+export function setStageMetrics(m: StageMetrics | undefined): void {
+  current = m ?? NONE;
+}
+
+export function stageMetrics(): StageMetrics {
+  return current;
+}
