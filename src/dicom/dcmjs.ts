@@ -2,8 +2,11 @@
 // the node imports DICOM parsing and writing from here, so the untyped surface stays small.
 import { createHash, randomUUID } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 // @ts-ignore: dcmjs has no type declarations; this module is the typed boundary.
 import dcmjsModule from 'dcmjs';
+import { asciiCompatible, decodeText, findCharsetElements, unknownTerms } from './charset.js';
+import { fileMetaValues, LONG_VRS } from './explicit-vr.js';
 
 /** A naturalized dataset: keyword -> value (strings, numbers, arrays, nested sequences). */
 export type NaturalDataset = Record<string, any>;
@@ -26,6 +29,9 @@ interface DcmjsApi {
       uid(): string;
       nameMap: Record<string, { tag: string } | undefined>;
       dictionary: Record<string, { name: string; vr: string } | undefined>;
+    };
+    ValueRepresentation: {
+      createByTypeString(vr: string): { applyFormatting(v: string): unknown; dropPadByte(v: string[]): string[] };
     };
   };
   log: { setLevel?: (level: string) => void; level?: unknown; disableAll?: () => void };
@@ -101,12 +107,133 @@ function parseDict(buf: Buffer | ArrayBuffer | Uint8Array, opts: ParseOptions): 
     includeUntilTagValue: false,
     noCopy: false,
   };
-  const dict = dcmjs.data.DicomMessage.readFile(toArrayBuffer(buf), options);
+  const { buffer, charsets } = withoutCharsets(buf, opts.lenient ?? false);
+  const dict = dcmjs.data.DicomMessage.readFile(buffer, options);
+  if (charsets) redecodeText(dict.dict, '', undefined, charsets);
   const reachedPixelData = '7FE00010' in dict.dict;
   const meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta);
   const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
   if (opts.headerOnly) delete dataset.PixelData;
   return { parsed: { meta, dataset, transferSyntaxUid: String(meta.TransferSyntaxUID ?? '') }, reachedPixelData };
+}
+
+// Character sets. dcmjs decodes text with one TextDecoder per stream: it refuses several
+// character sets (ISO 2022 code extensions: Japanese, Korean, ...) and sets it knows not,
+// cannot switch sets within a value, and reads sequence items in windows-1252 whatever the
+// dataset says. So when a dataset declares any character set, dcmjs reads a copy of it whose
+// (0008,0005) values (in items too) are blanked in place: everything comes out in windows-1252,
+// which maps each byte to its own character, and each text value is decoded again from those
+// bytes by charset.ts, in the character set in scope (an item's own, else its dataset's).
+// SpecificCharacterSet reads 'ISO_IR 192' as dcmjs reports it elsewhere: the strings are
+// Unicode, and dcmjs writes them as UTF-8.
+
+/** VRs whose values a character set decodes (PS3.5 6.1.2.3). */
+const TEXT_VRS = new Set(['PN', 'LO', 'SH', 'ST', 'LT', 'UT', 'UC']);
+/** dcmjs's readers do not split these at backslashes (its DicomMessage singleVRs). */
+const UNSPLIT_TEXT_VRS = new Set(['LT']);
+
+/** Each character of dcmjs's default decoder (WHATWG 'latin1', i.e. windows-1252) back to its byte. */
+const WINDOWS_1252_BYTES: Map<number, number> = (() => {
+  const text = new TextDecoder('latin1').decode(Uint8Array.from({ length: 256 }, (_, i) => i));
+  const m = new Map<number, number>();
+  for (let i = 0; i < 256; i++) m.set(text.charCodeAt(i), i);
+  if (m.size !== 256) throw new Error('windows-1252 decoder is not one-to-one');
+  return m;
+})();
+
+function windows1252Bytes(s: string): Uint8Array | undefined {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const b = WINDOWS_1252_BYTES.get(s.charCodeAt(i));
+    if (b === undefined) return undefined;
+    out[i] = b;
+  }
+  return out;
+}
+
+const TAG_0008_0005 = { le: Buffer.from([0x08, 0x00, 0x05, 0x00]), be: Buffer.from([0x00, 0x08, 0x00, 0x05]) };
+
+/**
+ * The buffer dcmjs reads: the input as it is when no character set other than the default is
+ * declared anywhere, else a copy with every (0008,0005) value blanked, and the terms each one
+ * declared by path (see findCharsetElements).
+ */
+function withoutCharsets(buf: Buffer | ArrayBuffer | Uint8Array, lenient: boolean): { buffer: ArrayBuffer; charsets?: Map<string, string[]> } {
+  const buffer = toArrayBuffer(buf);
+  const bytes = Buffer.from(buffer);
+  if (bytes.length < 144 || bytes.toString('latin1', 128, 132) !== 'DICM') return { buffer };
+  // The file meta group: by its group length when it starts with one, else element by element.
+  const withLength = bytes.readUInt32LE(132) === 0x00000002 && bytes.toString('latin1', 136, 138) === 'UL';
+  let metaEnd = withLength ? 144 + bytes.readUInt32LE(140) : 132;
+  while (!withLength && metaEnd + 12 <= bytes.length && bytes.readUInt16LE(metaEnd) === 0x0002) {
+    const long = LONG_VRS.has(bytes.toString('latin1', metaEnd + 4, metaEnd + 6));
+    metaEnd += long ? 12 + bytes.readUInt32LE(metaEnd + 8) : 8 + bytes.readUInt16LE(metaEnd + 6);
+  }
+  if (metaEnd > bytes.length) return { buffer };
+  const ts = fileMetaValues(bytes.subarray(withLength ? 144 : 132, metaEnd))[0x0010];
+  const deflated = ts === TransferSyntax.DeflatedExplicitVRLittleEndian;
+  let data: Buffer = bytes.subarray(metaEnd);
+  if (deflated) {
+    try {
+      data = inflateRawSync(data);
+    } catch {
+      return { buffer }; // dcmjs says what is wrong
+    }
+  }
+  if (data.indexOf(TAG_0008_0005.le) < 0 && data.indexOf(TAG_0008_0005.be) < 0) return { buffer };
+  const found = findCharsetElements(data, ts !== TransferSyntax.ImplicitVRLittleEndian, ts !== TransferSyntax.ExplicitVRBigEndian, (tag) => dictionaryEntry(tag)?.vr);
+  if (!found.some((f) => f.terms.some((t) => t !== ''))) return { buffer };
+  // A term that names no character set (not in PS3.3 C.12.1.1.2): unreadable, as dcmjs says,
+  // unless lenient (then bytes above 0x7F read as ISO 8859-1).
+  const unknown = lenient ? [] : found.flatMap((f) => unknownTerms(f.terms));
+  if (unknown.length) throw new Error(`Unsupported character set: ${unknown[0]}`);
+  const charsets = new Map(found.map((f) => [f.path, f.terms]));
+  if (deflated) {
+    for (const f of found) data.fill(0x20, f.offset, f.offset + f.length);
+    return { buffer: toArrayBuffer(Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(data)])), charsets };
+  }
+  // Our own copy to blank (toArrayBuffer copies a Buffer, but returns an ArrayBuffer argument itself).
+  const own = buffer === buf ? buffer.slice(0) : buffer;
+  for (const f of found) new Uint8Array(own, metaEnd + f.offset, f.length).fill(0x20);
+  return { buffer: own, charsets };
+}
+
+interface DcmjsElement {
+  vr: string;
+  Value?: unknown[];
+  _rawValue?: unknown;
+}
+
+/** Text values of a dcmjs dict (read in windows-1252) decoded again in their character set. */
+function redecodeText(dict: Record<string, unknown>, path: string, inherited: string[] | undefined, charsets: Map<string, string[]>): void {
+  const terms = charsets.get(path) ?? inherited;
+  for (const [tag, value] of Object.entries(dict)) {
+    const el = value as DcmjsElement;
+    if (el.vr === 'SQ') {
+      (el.Value ?? []).forEach((item, i) => redecodeText(item as Record<string, unknown>, `${path}${tag}.${i}/`, terms, charsets));
+      continue;
+    }
+    if (!terms || !TEXT_VRS.has(el.vr) || el._rawValue === undefined || el._rawValue === null) continue;
+    const raw = Array.isArray(el._rawValue) ? el._rawValue.join('\\') : String(el._rawValue);
+    // ASCII without escapes reads the same in every set whose G0 is ASCII: nothing to redo.
+    if (asciiCompatible(terms) && !/[^\x00-\x1a\x1c-\x7f]/.test(raw)) continue;
+    const bytes = windows1252Bytes(raw);
+    if (!bytes) continue;
+    const text = decodeText(bytes, terms, el.vr);
+    // As dcmjs's own reader shapes a value it decoded (DicomMessage._readTag).
+    const vr = dcmjs.data.ValueRepresentation.createByTypeString(el.vr);
+    const formatted = vr.applyFormatting(text);
+    if (UNSPLIT_TEXT_VRS.has(el.vr)) {
+      el._rawValue = [text];
+      el.Value = [formatted];
+    } else if (typeof formatted === 'string') {
+      el._rawValue = vr.dropPadByte(text.split('\\'));
+      el.Value = vr.dropPadByte(formatted.split('\\'));
+    } else {
+      el._rawValue = text;
+      el.Value = formatted as unknown[];
+    }
+  }
 }
 
 /**
@@ -166,8 +293,23 @@ export function writePart10(dataset: NaturalDataset, meta: WriteMeta): Buffer {
   if (meta.sourceAeTitle) metaNatural.SourceApplicationEntityTitle = meta.sourceAeTitle;
   const denatMeta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(metaNatural);
   const dict = new dcmjs.data.DicomDict(denatMeta);
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declaredUtf8(dataset));
   return Buffer.from(dict.write({ allowInvalidVRLength: false }));
+}
+
+/**
+ * dcmjs writes every string as UTF-8: a dataset with text beyond ASCII and no character set
+ * (read from a file that declared none and used bytes above 0x7F anyway) says ISO_IR 192.
+ */
+function declaredUtf8(dataset: NaturalDataset): NaturalDataset {
+  if (dataset.SpecificCharacterSet !== undefined && dataset.SpecificCharacterSet !== '') return dataset;
+  const beyondAscii = (v: unknown): boolean => {
+    if (typeof v === 'string') return /[^\x00-\x7f]/.test(v);
+    if (Array.isArray(v)) return v.some(beyondAscii);
+    if (v && typeof v === 'object' && !(v instanceof ArrayBuffer) && !ArrayBuffer.isView(v)) return Object.values(v).some(beyondAscii);
+    return false;
+  };
+  return beyondAscii(dataset) ? { ...dataset, SpecificCharacterSet: 'ISO_IR 192' } : dataset;
 }
 
 /**

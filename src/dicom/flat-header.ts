@@ -5,6 +5,7 @@
 // sequence, a private or unknown tag, a binary VR, a non-ASCII string that a character set
 // would have to decode) returns undefined, and the caller parses with dcmjs as before. Values
 // take dcmjs's naturalized shapes (one value bare, several in an array, numbers for DS/IS/binary).
+import { asciiCompatible } from './charset.js';
 import { dictionaryEntry, TransferSyntax, type NaturalDataset, type ParsedDicom } from './dcmjs.js';
 import { fileMetaValues } from './explicit-vr.js';
 
@@ -62,8 +63,10 @@ function readElements(buf: Buffer, at: number, explicit: boolean, into: NaturalD
     const v = value(vr, buf.subarray(at, at + len));
     if (!v) return false;
     if (entry.name === 'SpecificCharacterSet') {
-      // dcmjs refuses several character sets and reports any other as the UTF-8 it decoded to.
-      if (v.length > 1) return false;
+      // Several character sets (code extensions) and those whose G0 is not ASCII (JIS X 0201
+      // Romaji: 0x5C and 0x7E are other characters) are left to the dcmjs path and charset.ts;
+      // any other is reported as the UTF-8 that path reports too.
+      if (v.length > 1 || !asciiCompatible(v.map(String))) return false;
       v.splice(0, 1, 'ISO_IR 192');
     }
     into[entry.name] = v.length === 1 ? v[0] : v;
