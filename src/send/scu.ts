@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { TransferSyntax } from '../dicom/dcmjs.js';
 import dimse from '../dicom/dimse.js';
+import { clientSocket, DimseEvent, releaseRequestDataset } from '../dicom/dimse-adapter.js';
 import { FileDataset } from './file-dataset.js';
 import { failpoint } from '../core/failpoints.js';
 import { BCP195_CIPHERS, TLS_MIN_VERSION, type TlsMaterial } from '../core/tls-profile.js';
@@ -41,7 +42,7 @@ type Client = InstanceType<typeof dimse.Client>;
 
 /** dcmjs-dimse opens the socket inside send() and never sets TCP_NODELAY: reach in and set it. */
 function noDelay(client: Client): Socket | undefined {
-  const socket = (client as unknown as { network?: { socket?: Socket } }).network?.socket;
+  const socket = clientSocket(client);
   socket?.setNoDelay(true);
   return socket;
 }
@@ -54,15 +55,15 @@ function runAssociation(client: Client, dest: StoreDestination, t: ScuTimeouts):
   return new Promise((resolve) => {
     let failure: string | undefined;
     let socket: Socket | undefined;
-    client.on('associationRejected', (r: { result: number; source: number; reason: number }) => {
+    client.on(DimseEvent.associationRejected, (r: { result: number; source: number; reason: number }) => {
       failure ??= `association rejected (result ${r.result}, source ${r.source}, reason ${r.reason})`;
     });
-    client.on('networkError', (e: Error) => {
+    client.on(DimseEvent.networkError, (e: Error) => {
       failure ??= e.message;
       // dcmjs-dimse only half-closes; make sure the socket goes.
       setTimeout(() => socket?.destroy(), 2000).unref();
     });
-    client.on('closed', () => resolve(failure));
+    client.on(DimseEvent.clientClosed, () => resolve(failure));
     try {
       client.send(dest.host, dest.port, dest.callingAeTitle, dest.aeTitle, {
         connectTimeout: (t.associationMs ?? 15_000) + (t.pduMs ?? 60_000),
@@ -104,7 +105,7 @@ export async function storeFiles(dest: StoreDestination, files: string[], t: Scu
         if (!results[i].ok) results[i].error = `status 0x${status.toString(16).padStart(4, '0')} ${response.getErrorComment() ?? ''}`.trim();
         failpoint('mid-send');
         // The client keeps every request; drop the dataset so a long batch does not pile up.
-        (request as unknown as { dataset?: unknown }).dataset = undefined;
+        releaseRequestDataset(request);
       });
       client.addRequest(request);
       requests++;
