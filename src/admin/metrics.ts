@@ -21,6 +21,8 @@ export interface Metrics extends StageMetrics {
   readonly registry: Registry;
   /** Where the queue-depth gauges come from (the running node's queue and outbox). */
   setDepthSource(source: DepthSource | undefined): void;
+  /** Where the destination-up gauge comes from (the last C-ECHO per destination). */
+  setDestinationSource?(source: (() => { destination: string; up: boolean }[]) | undefined): void;
   /** Prometheus text exposition. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -137,6 +139,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     },
   });
 
+  let destinationSource: (() => { destination: string; up: boolean }[]) | undefined;
+  new Gauge({
+    name: `${PREFIX}destination_up`,
+    help: 'Whether each destination answered its last C-ECHO (1) or not (0); derived series for a destination that is down wait in the outbox',
+    labelNames: ['destination'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const d of destinationSource?.() ?? []) this.set({ destination: d.destination }, d.up ? 1 : 0);
+    },
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -155,6 +169,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     sendResult: (destination, result) => sendResults.inc({ destination, result }),
     setDepthSource: (source) => {
       depthSource = source;
+    },
+    setDestinationSource: (source) => {
+      destinationSource = source;
     },
     text: () => registry.metrics(),
   };

@@ -1,7 +1,9 @@
 // What the admin endpoint needs of a running node, and nothing more, so it can be started over
 // the real node (fromRunningNode) or over any object that has these few members (tests).
 import type { JobQueue, Spool } from '../core/seams.js';
-import type { JobRecord } from '../pipeline/node.js';
+import type { JobRecord, SeriesJob } from '../pipeline/node.js';
+import type { StudyRecord } from '../pipeline/derived-registry.js';
+import { jobKey } from './pictures.js';
 
 /** A series job as the node records it. */
 export type AdminJob = JobRecord;
@@ -31,11 +33,37 @@ export interface AdminNode {
   echo(destination: string): Promise<void>;
   /** The received files of a job's series (the source of its pictures); [] when gone. */
   sourceFiles(job: AdminJob): Promise<string[]>;
+  /** Series jobs in the dead letter, with their reason. */
+  deadLetters(): Promise<DeadLetterView[]>;
+  /** Requeues the dead job with this key (jobKey); false when there is none. */
+  retryDead(key: string): Promise<boolean>;
+  /** Derived series that a later one replaced, and by which. */
+  superseded(): Promise<SupersededView[]>;
+}
+
+export interface DeadLetterView {
+  key: string;
+  seriesInstanceUid: string;
+  attempts: number;
+  /** "transient (ENOSPC): ..." or "permanent (data): ...". */
+  error?: string;
+  deadAt?: string;
+}
+
+export interface SupersededView {
+  studyInstanceUid: string;
+  sourceSeriesInstanceUid: string;
+  seriesInstanceUid: string;
+  seriesNumber: number;
+  supersededBy: string;
+  supersededAt?: string;
+  reason?: string;
 }
 
 export interface RunningNodeLike {
   jobs: Map<string, AdminJob>;
-  queue: Pick<JobQueue, 'depth'>;
+  queue: Pick<JobQueue, 'depth'> & Partial<Pick<JobQueue, 'list' | 'requeueDead'>>;
+  registry?: { all(): Promise<StudyRecord[]> };
   spool: Pick<Spool, 'listSeries'>;
   outbox?: { list(): OutboxEntryView[] | Promise<OutboxEntryView[]> };
 }
@@ -57,6 +85,39 @@ export function fromRunningNode(node: RunningNodeLike, checks: NodeChecks): Admi
     modelLoaded: checks.modelLoaded,
     destinations: () => checks.destinations,
     echo: checks.echo,
+    async deadLetters() {
+      const dead = (await node.queue.list?.<SeriesJob>('series', true)) ?? [];
+      return dead.map((j) => ({
+        key: jobKey(j.id),
+        seriesInstanceUid: j.payload.seriesInstanceUid,
+        attempts: j.attempts,
+        error: j.lastError,
+        deadAt: (j as { deadAt?: number }).deadAt ? new Date((j as { deadAt?: number }).deadAt!).toISOString() : undefined,
+      }));
+    },
+    async retryDead(key) {
+      const dead = (await node.queue.list?.<SeriesJob>('series', true)) ?? [];
+      const job = dead.find((j) => jobKey(j.id) === key);
+      return job && node.queue.requeueDead ? node.queue.requeueDead('series', job.id) : false;
+    },
+    async superseded() {
+      const out: SupersededView[] = [];
+      for (const st of (await node.registry?.all()) ?? []) {
+        for (const d of st.derived) {
+          if (!d.supersededBy) continue;
+          out.push({
+            studyInstanceUid: st.studyInstanceUid,
+            sourceSeriesInstanceUid: d.sourceSeriesInstanceUid,
+            seriesInstanceUid: d.seriesInstanceUid,
+            seriesNumber: d.seriesNumber,
+            supersededBy: d.supersededBy,
+            supersededAt: d.supersededAt ? new Date(d.supersededAt).toISOString() : undefined,
+            reason: d.supersededReason,
+          });
+        }
+      }
+      return out.sort((a, b) => (b.supersededAt ?? '').localeCompare(a.supersededAt ?? ''));
+    },
     async sourceFiles(job) {
       // Job ids are "<study uid>/<series uid>" (seriesJobId in node.ts).
       const slash = job.id.indexOf('/');

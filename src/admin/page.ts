@@ -2,6 +2,7 @@
 // few seconds. No script, no external resources (the admin port may be on an isolated network).
 import type { JobView, StackView } from './jobs-view.js';
 import type { PictureState } from './pictures.js';
+import type { DeadLetterView, SupersededView } from './node-view.js';
 
 export interface PageInput {
   jobs: JobView[];
@@ -9,6 +10,10 @@ export interface PageInput {
   pictures: Map<string, PictureState>;
   depth: Record<string, { queued: number; leased: number; dead: number }>;
   outbox: Record<string, number>;
+  /** Series jobs in the dead letter (requeue: `interslice jobs retry KEY`). */
+  deadLetters?: DeadLetterView[];
+  /** Derived series replaced by a later one. */
+  superseded?: SupersededView[];
   refreshSeconds: number;
   now: Date;
 }
@@ -66,6 +71,26 @@ function jobSection(job: JobView, input: PageInput): string {
 ${table}${pics}</section>`;
 }
 
+function deadSection(dead: DeadLetterView[]): string {
+  if (!dead.length) return '';
+  const rows = dead
+    .map((d) => `<tr><td class="uid">${escapeHtml(d.key)}</td><td class="uid">${escapeHtml(d.seriesInstanceUid)}</td><td>${d.attempts}</td><td>${escapeHtml(d.error ?? '')}</td></tr>`)
+    .join('');
+  return `<section class="dead"><h2>Dead letter: ${dead.length} series job(s)</h2>
+<p>Requeue with <code>interslice jobs retry KEY</code> once the cause is fixed.</p>
+<table><tr><th>key</th><th>series</th><th>attempts</th><th>reason</th></tr>${rows}</table></section>`;
+}
+
+function supersededSection(list: SupersededView[]): string {
+  if (!list.length) return '';
+  const rows = list
+    .slice(0, 50)
+    .map((d) => `<tr><td class="uid">${escapeHtml(d.seriesInstanceUid)}</td><td>${d.seriesNumber}</td><td class="uid">${escapeHtml(d.supersededBy)}</td><td>${escapeHtml(d.reason ?? '')}</td></tr>`)
+    .join('');
+  return `<section class="superseded"><h2>Superseded derived series</h2>
+<table><tr><th>series</th><th>number</th><th>replaced by</th><th>why</th></tr>${rows}</table></section>`;
+}
+
 export function statusPage(input: PageInput): string {
   const depth = Object.entries(input.depth)
     .map(([kind, d]) => `${escapeHtml(kind)}: ${d.queued} queued, ${d.leased} running, ${d.dead} dead`)
@@ -78,6 +103,8 @@ export function statusPage(input: PageInput): string {
 <title>Interslice status</title><style>${CSS}</style></head>
 <body><h1>Interslice</h1>
 <div class="meta">Jobs: ${depth || 'none queued'}. Outbox: ${outbox || 'empty'}. Updated ${escapeHtml(input.now.toISOString())}.</div>
+${deadSection(input.deadLetters ?? [])}
 ${input.jobs.length ? input.jobs.map((j) => jobSection(j, input)).join('\n') : '<p>No series received yet.</p>'}
+${supersededSection(input.superseded ?? [])}
 </body></html>`;
 }

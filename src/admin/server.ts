@@ -109,19 +109,29 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     return result;
   };
 
+  // A destination that is down does not take the node out of service: the outbox keeps what is
+  // owed to it. Readiness names it; /healthz and /metrics report it from the last C-ECHO.
   const readiness = async () => {
     const listener: CheckResult = node.listenerUp() ? { ok: true } : { ok: false, error: 'the DICOM listener is not accepting associations' };
     const model: CheckResult = node.modelLoaded() ? { ok: true } : { ok: false, error: 'the interpolation model is not loaded' };
     const names = node.destinations();
     const results = await Promise.all(names.map(echo));
     const destinations = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    const failed = [
-      ...(listener.ok ? [] : ['listener']),
-      ...(model.ok ? [] : ['model']),
-      ...names.filter((_, i) => !results[i].ok).map((n) => `destination:${n}`),
-    ];
-    return { ready: failed.length === 0, failed, checks: { listener, model, destinations } };
+    const failed = [...(listener.ok ? [] : ['listener']), ...(model.ok ? [] : ['model'])];
+    const degraded = names.filter((_, i) => !results[i].ok).map((n) => `destination:${n}`);
+    return { ready: failed.length === 0, failed, degraded, checks: { listener, model, destinations } };
   };
+  /** The last C-ECHO result per destination, refreshed in the background (never waited for). */
+  const lastDestinationState = () => {
+    const out: Record<string, { ok: boolean; error?: string; checkedAt?: string }> = {};
+    for (const n of node.destinations()) {
+      const c = echoCache.get(n);
+      if (!c || Date.now() - c.at > (opts.echoCacheMs ?? 10_000)) void echo(n);
+      out[n] = c ? { ...c.result, checkedAt: new Date(c.at).toISOString() } : { ok: false, error: 'not checked yet' };
+    }
+    return out;
+  };
+  m.setDestinationSource?.(() => Object.entries(lastDestinationState()).map(([destination, r]) => ({ destination, up: r.ok })));
 
   const findJob = (key: string): AdminJob | undefined => {
     for (const j of node.jobs()) if (jobKey(j.id) === key) return j;
@@ -147,15 +157,25 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     }
     const outboxCounts: Record<string, number> = {};
     for (const e of outbox) outboxCounts[e.state] = (outboxCounts[e.state] ?? 0) + 1;
-    return statusPage({ jobs: views, pictures: states, depth: await node.queueDepth(), outbox: outboxCounts, refreshSeconds: opts.refreshSeconds ?? 10, now: new Date() });
+    return statusPage({
+      jobs: views,
+      pictures: states,
+      depth: await node.queueDepth(),
+      outbox: outboxCounts,
+      deadLetters: await node.deadLetters(),
+      superseded: await node.superseded(),
+      refreshSeconds: opts.refreshSeconds ?? 10,
+      now: new Date(),
+    });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
+    const retryPath = /^\/api\/jobs\/dead\/([0-9a-f]{16})\/retry$/.exec(path);
+    if (retryPath ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD') {
+      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: retryPath ? 'POST' : 'GET, HEAD' });
     }
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/healthz') return json(res, 200, { status: 'ok', destinations: lastDestinationState() });
     if (token && !authorised(req.headers.authorization, token)) {
       return send(res, 401, 'text/plain; charset=utf-8', 'unauthorised\n', {
         'www-authenticate': ['Bearer realm="interslice"', 'Basic realm="interslice", charset="UTF-8"'],
@@ -168,7 +188,16 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     if (path === '/metrics') return send(res, 200, m.contentType, await m.text());
     if (path === '/api/jobs') {
       const outbox = await node.outbox();
-      return json(res, 200, { jobs: recentJobs(node.jobs()).map((j) => jobView(j, outbox)) });
+      return json(res, 200, {
+        jobs: recentJobs(node.jobs()).map((j) => jobView(j, outbox)),
+        deadLetters: await node.deadLetters(),
+        superseded: await node.superseded(),
+      });
+    }
+    if (retryPath) {
+      const requeued = await node.retryDead(retryPath[1]);
+      log.info('dead series job requeued', { event: 'job-requeued', key: retryPath[1], requeued, via: 'admin api' });
+      return json(res, requeued ? 200 : 404, { requeued, key: retryPath[1] });
     }
     if (path === '/') {
       // The page loads nothing but its own pictures and inline CSS; it runs no script.

@@ -94,4 +94,24 @@ program
     process.exitCode = await finetuneCommand(opts);
   });
 
+const jobs = program.command('jobs').description('series jobs in the dead letter: list them, requeue one');
+jobs
+  .command('list')
+  .description('list the dead letter (from the running node, or from storage.dir when none runs)')
+  .option('-c, --config <file>', 'YAML configuration file', 'config/default.yaml')
+  .option('--json', 'print JSON')
+  .action(async (opts: { config: string; json?: boolean }) => {
+    const { jobsListCommand } = await import('./jobs.js');
+    process.exitCode = await jobsListCommand(opts);
+  });
+jobs
+  .command('retry')
+  .description('requeue a dead series job (its attempts start again)')
+  .argument('<key>', 'the job key `interslice jobs list` prints')
+  .option('-c, --config <file>', 'YAML configuration file', 'config/default.yaml')
+  .action(async (key: string, opts: { config: string }) => {
+    const { jobsRetryCommand } = await import('./jobs.js');
+    process.exitCode = await jobsRetryCommand(key, opts);
+  });
+
 await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
 import { echo } from '../send/scu.js';
 import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-model.js';
+import { fault } from '../core/failpoints.js';
 
 export async function serve(opts: { config: string }): Promise<void> {
   let loaded;
@@ -70,7 +71,23 @@ export async function serve(opts: { config: string }): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  // A bug in one association or job must not take the node down: log it and carry on.
-  process.on('uncaughtException', (e) => log.error('uncaught exception', { error: e.message, stack: e.stack }));
-  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: String(e) }));
+  // After an uncaught exception the process state is unknown: log it and end with a non-zero
+  // code, so the supervisor (systemd, Docker, Kubernetes) restarts the node and start-up
+  // recovery resumes the work from the durable spool, queue and outbox. Nothing acknowledged is
+  // lost: every instance is on disk before its success status goes back.
+  const fatal = (kind: string, e: unknown) => {
+    log.error(kind, { event: 'fatal', error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+    // Give the log transports a moment to write, then exit however far they got.
+    setTimeout(() => process.exit(70), 200).unref();
+    process.exitCode = 70;
+  };
+  process.on('uncaughtException', (e) => fatal('uncaught exception; exiting for the supervisor to restart', e));
+  process.on('unhandledRejection', (e) => fatal('unhandled rejection; exiting for the supervisor to restart', e));
+  try {
+    fault('uncaught-exception');
+  } catch (e) {
+    setImmediate(() => {
+      throw e;
+    });
+  }
 }

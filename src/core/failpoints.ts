@@ -55,6 +55,7 @@ export function failpoint(name: FailpointName): void {
 export const FAULTS = [
   'derive-disk-full', // writing a derived series: ENOSPC, as a full disk gives
   'inference-error', // running the interpolator: an inference runtime error
+  'uncaught-exception', // once the node has started: an exception nothing catches
 ] as const;
 
 export type FaultName = (typeof FAULTS)[number];
@@ -85,6 +86,7 @@ function faultError(name: FaultName): Error {
   if (name === 'derive-disk-full') {
     return Object.assign(new Error('ENOSPC: no space left on device, write (fault derive-disk-full)'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
   }
+  if (name === 'uncaught-exception') return new Error('uncaught exception (fault uncaught-exception)');
   return new Error('inference runtime error: Non-zero status code returned while running Conv node (fault inference-error)');
 }
 

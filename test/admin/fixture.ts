@@ -65,6 +65,9 @@ export function nodeOver(jobs: AdminJob[], folders: Map<string, string>, checks:
       const folder = folders.get(job.id);
       return folder ? seriesFiles(folder) : [];
     },
+    deadLetters: async () => [],
+    retryDead: async () => false,
+    superseded: async () => [],
   };
 }
 

@@ -65,7 +65,9 @@ describe('admin server', () => {
   it('answers /healthz without a token', async () => {
     const r = await get('/healthz', {});
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { status: 'ok' });
+    const body = (await r.json()) as { status: string; destinations: Record<string, unknown> };
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(Object.keys(body.destinations), ['pacs']);
   });
 
   it('refuses everything else without the right token', async () => {
@@ -84,19 +86,33 @@ describe('admin server', () => {
     await r.arrayBuffer();
   });
 
-  it('reports readiness and names the failed check', async () => {
+  it('reports readiness and names the failed check; a destination that is down degrades, never fails it', async () => {
     let r = await get('/readyz');
     assert.equal(r.status, 200);
     assert.deepEqual(((await r.json()) as { failed: string[] }).failed, []);
+    checks.destinations.pacs = false;
+    try {
+      r = await get('/readyz');
+      assert.equal(r.status, 200);
+      const body = (await r.json()) as { ready: boolean; failed: string[]; degraded: string[]; checks: { destinations: Record<string, { ok: boolean; error?: string }> } };
+      assert.equal(body.ready, true);
+      assert.deepEqual(body.degraded, ['destination:pacs']);
+      assert.match(body.checks.destinations.pacs.error ?? '', /rejected/);
+      // /healthz and /metrics report the destination from the last C-ECHO.
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as { destinations: Record<string, { ok: boolean }> };
+      assert.equal(health.destinations.pacs.ok, false);
+      assert.match(await (await get('/metrics')).text(), /interslice_destination_up\{destination="pacs"\} 0/);
+    } finally {
+      checks.destinations.pacs = true;
+    }
     checks.destinations.pacs = false;
     checks.model = false;
     try {
       r = await get('/readyz');
       assert.equal(r.status, 503);
-      const body = (await r.json()) as { ready: boolean; failed: string[]; checks: { destinations: Record<string, { ok: boolean; error?: string }> } };
+      const body = (await r.json()) as { ready: boolean; failed: string[] };
       assert.equal(body.ready, false);
-      assert.deepEqual(body.failed, ['model', 'destination:pacs']);
-      assert.match(body.checks.destinations.pacs.error ?? '', /rejected/);
+      assert.deepEqual(body.failed, ['model']);
     } finally {
       checks.destinations.pacs = true;
       checks.model = true;

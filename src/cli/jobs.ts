@@ -1,0 +1,103 @@
+// `interslice jobs list | retry KEY`: the dead letter of series jobs, from the command line. It
+// asks the running node's admin API (admin.host/port/token of the configuration); when no node
+// answers there, it reads and requeues the job files in storage.dir directly, so a job can be
+// requeued before the node starts again. Both paths do the same: the job goes back to the queue
+// with its attempts reset and runs at once.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { FsJobQueue } from '../queue/fs-queue.js';
+import { fromRunningNode, type DeadLetterView } from '../admin/node-view.js';
+import { DerivedRegistry } from '../pipeline/derived-registry.js';
+
+interface Options {
+  config?: string;
+  json?: boolean;
+}
+
+function adminUrl(cfg: Config): string {
+  const host = cfg.admin.host === '0.0.0.0' ? '127.0.0.1' : cfg.admin.host === '::' ? '::1' : cfg.admin.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.admin.port}`;
+}
+
+/** The admin API's answer, or undefined when no node listens there. */
+async function api(cfg: Config, path: string, method = 'GET'): Promise<{ status: number; body: unknown } | undefined> {
+  if (!cfg.admin.enabled) return undefined;
+  try {
+    const r = await fetch(`${adminUrl(cfg)}${path}`, {
+      method,
+      headers: cfg.admin.token ? { authorization: `Bearer ${cfg.admin.token}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: r.status, body: await r.json().catch(() => undefined) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same view the admin API gives, over the job files (no node running). */
+function offline(cfg: Config) {
+  const queue = new FsJobQueue(join(cfg.storage.dir, 'jobs'));
+  return fromRunningNode(
+    { jobs: new Map(), queue, spool: { listSeries: async () => [] }, registry: new DerivedRegistry(join(cfg.storage.dir, 'registry')) },
+    { listenerUp: () => false, modelLoaded: () => false, destinations: [], echo: async () => undefined },
+  );
+}
+
+function load(opts: Options): Config {
+  try {
+    // As `serve`: the default file missing means the embedded defaults.
+    const path = opts.config === 'config/default.yaml' && !existsSync(opts.config) ? undefined : opts.config;
+    return loadConfig(path).config;
+  } catch (e) {
+    throw new Error(e instanceof ConfigError ? e.message : `configuration: ${(e as Error).message}`);
+  }
+}
+
+export async function jobsListCommand(opts: Options): Promise<number> {
+  const cfg = load(opts);
+  const r = await api(cfg, '/api/jobs');
+  let dead: DeadLetterView[];
+  let source: string;
+  if (r && r.status === 200) {
+    dead = (r.body as { deadLetters?: DeadLetterView[] }).deadLetters ?? [];
+    source = `node at ${adminUrl(cfg)}`;
+  } else if (r) {
+    console.error(`the admin API at ${adminUrl(cfg)} answered ${r.status}`);
+    return 1;
+  } else {
+    dead = await offline(cfg).deadLetters();
+    source = `job files in ${cfg.storage.dir} (no node answers at ${adminUrl(cfg)})`;
+  }
+  if (opts.json) {
+    console.log(JSON.stringify({ source, deadLetters: dead }, null, 2));
+    return 0;
+  }
+  console.log(`dead letter (${source}): ${dead.length} series job(s)`);
+  for (const d of dead) console.log(`${d.key}  series ${d.seriesInstanceUid}  attempts ${d.attempts}  ${d.deadAt ?? ''}\n    ${d.error ?? ''}`);
+  return 0;
+}
+
+export async function jobsRetryCommand(key: string, opts: Options): Promise<number> {
+  const cfg = load(opts);
+  if (!/^[0-9a-f]{16}$/.test(key)) {
+    console.error(`"${key}" is not a job key (16 hex digits, as \`interslice jobs list\` prints)`);
+    return 2;
+  }
+  const r = await api(cfg, `/api/jobs/dead/${key}/retry`, 'POST');
+  let requeued: boolean;
+  if (r) {
+    if (r.status !== 200 && r.status !== 404) {
+      console.error(`the admin API at ${adminUrl(cfg)} answered ${r.status}`);
+      return 1;
+    }
+    requeued = r.status === 200;
+  } else requeued = await offline(cfg).retryDead(key);
+  if (!requeued) {
+    console.error(`no dead series job with key ${key}`);
+    return 1;
+  }
+  console.log(`series job ${key} requeued${r ? '' : ' (no node running: it runs when the node starts)'}`);
+  return 0;
+}
