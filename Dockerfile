@@ -1,21 +1,22 @@
 # Interslice DICOM node.
 #   CPU image (default):  docker build -t interslice .
 #   CUDA image:           docker build --build-arg VARIANT=cuda -t interslice:cuda .
-# The CUDA variant starts from NVIDIA's CUDA 12 + cuDNN 9 runtime and lets onnxruntime-node's
-# install script fetch its CUDA execution provider (skipped in .npmrc for offline installs).
+# Node 24 LTS (the project runs on Node 20, 22 and 24). The CUDA variant starts from NVIDIA's
+# CUDA 12 + cuDNN 9 runtime and runs onnxruntime-node's install script, which fetches its CUDA
+# execution provider from NuGet (.npmrc keeps npm from running install scripts, for offline installs).
 
 ARG VARIANT=cpu
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 
 # ---- build: install production dependencies once ----
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 ARG VARIANT
-RUN if [ "$VARIANT" = "cuda" ]; then sed -i '/onnxruntime-node-install/d' .npmrc; \
-      npm ci --omit=dev --no-audit --no-fund \
-        && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts; \
-    else npm ci --omit=dev --no-audit --no-fund; fi
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && if [ "$VARIANT" = "cuda" ]; then \
+      cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js \
+        && test -f bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so; fi
 
 # ---- runtime bases ----
 FROM node:${NODE_VERSION}-bookworm-slim AS base-cpu

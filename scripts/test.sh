@@ -11,6 +11,7 @@ if [ "${INTERSLICE_IN_NETNS:-}" != "1" ] && command -v unshare >/dev/null; then
   fi
   echo "note: cannot create a network namespace; running on the host's loopback" >&2
 fi
+echo "test.sh: Node $(node -v) ($(command -v node))" >&2
 npx tsc -p tsconfig.json --noEmit
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
