@@ -7,7 +7,7 @@ import { createClassicalInterpolator } from '../../src/interpolate/classical.js'
 import { createModelInterpolator, type ModelInterpolator } from '../../src/interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
 import { AUTO_ORDER } from '../../src/interpolate/engine/providers.js';
-import { planOutputSlices } from '../../src/interpolate/plan.js';
+import { planOutputSlices } from '../../src/core/plan.js';
 import { sourceSlices } from './series.js';
 
 export interface InterpolateRow {

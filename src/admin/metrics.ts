@@ -30,30 +30,7 @@ export interface Metrics extends StageMetrics {
 
 const PREFIX = 'interslice_';
 
-/** A bounded label for a C-STORE failure status (PS3.4 B.2.3), never free text. */
-export function refusalReason(status: number): string {
-  switch (status) {
-    case 0x0122:
-      return 'sop-class-not-supported';
-    case 0xa700:
-      return 'out-of-resources';
-    case 0xa900:
-      return 'dataset-does-not-match';
-    case 0xc000:
-      return 'cannot-understand';
-    default:
-      return `status-0x${status.toString(16).padStart(4, '0')}`;
-  }
-}
-
-/** A bounded label for an A-ASSOCIATE-RJ source and reason (PS3.8 9.3.4). */
-export function rejectReason(source: number, reason: number): string {
-  if (source === 1 && reason === 7) return 'called-ae-not-recognized';
-  if (source === 1 && reason === 3) return 'calling-ae-not-recognized';
-  if (source === 3 && reason === 2) return 'local-limit-exceeded';
-  if (source === 3 && reason === 1) return 'temporary-congestion';
-  return `source-${source}-reason-${reason}`;
-}
+export { refusalReason, rejectReason } from '../core/metrics.js';
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();

@@ -12,10 +12,10 @@ import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '.
 import { logger, type Logger } from '../core/log.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
 import { newUid, uidFromKey, writePart10, SopClass } from '../dicom/dcmjs.js';
-import { planSpacing, stepsPerGap } from '../interpolate/plan.js';
+import { planSpacing, stepsPerGap } from '../core/plan.js';
 import { inputSlices } from '../interpolate/engine/synthesise.js';
-import { chooseStoredFormat, seriesStoredFormat, toStoredValues, valueRange } from '../interpolate/stored-values.js';
-import { PACKAGE_VERSION } from '../interpolate/version.js';
+import { chooseStoredFormat, seriesStoredFormat, toStoredValues, valueRange } from './stored-values.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import {
   buildDerivedDataset, derivedSeriesDescription, derivedSeriesNumber, sourcePixelModule,
   type PixelModule, type SourceImageRef, type StackGeometry,

@@ -3,7 +3,7 @@
 // slices of the plan (those without `sourceIndex`), in plan order, as the Interpolator
 // contract in src/core/types.ts says; the writer takes source slices from their stored pixels.
 import type { Interpolator, OutputSlice, VolumeF32 } from '../core/types.js';
-import { PACKAGE_VERSION } from './version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 
 function synthesised(plan: OutputSlice[]): Array<{ lower: number; upper: number; t: number }> {
   return plan.filter((p) => p.sourceIndex === undefined).map((p) => {

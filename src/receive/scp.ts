@@ -13,7 +13,7 @@
 // rejection, so every override below catches everything and answers with a status or an abort;
 // a malformed PDU stream aborts the association. What this uses of dcmjs-dimse's internals
 // goes through src/dicom/dimse-adapter.ts; every status comes from policy.ts.
-import { metrics, refusalReason, rejectReason } from '../admin/metrics.js';
+import { refusalReason, rejectReason, stageMetrics } from '../core/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { bcp195Options } from '../core/tls-profile.js';
@@ -218,7 +218,7 @@ class InboundAssociation extends Scp {
       );
       if (!decision.accept) {
         this.log.warn('association rejected', { event: 'association-rejected', ...this.who(), reason: decision.why });
-        metrics.associationRejected(rejectReason(decision.source, decision.reason));
+        stageMetrics().associationRejected(rejectReason(decision.source, decision.reason));
         this.sendAssociationReject(decision.result, decision.source, decision.reason);
         this.sock.end();
         return;
@@ -240,7 +240,7 @@ class InboundAssociation extends Scp {
       association.setMaxPduLength(theirs > 0 ? Math.min(theirs, ours) : ours);
       this.opened = Date.now();
       this.log.info('association opened', { event: 'association-open', ...this.who(), contextsAccepted: accepted, contextsRejected: contexts.length - accepted });
-      metrics.associationAccepted();
+      stageMetrics().associationAccepted();
       this.sendAssociationAccept();
     });
   }
@@ -390,14 +390,14 @@ class InboundAssociation extends Scp {
 
     if (answer.status !== StoreStatus.success || !meta || !stored) {
       this.counts.refused++;
-      metrics.instanceRefused(refusalReason(answer.status));
+      stageMetrics().instanceRefused(refusalReason(answer.status));
       this.log.warn(answered ? 'instance refused' : 'instance refused; connection gone before the response', {
         event: 'instance-refused', ...this.who(), sopInstanceUid, sopClassUid, status: `0x${answer.status.toString(16).padStart(4, '0')}`,
         reason: answer.reason ?? answer.comment, answered,
       });
       return;
     }
-    metrics.instanceReceived({ duplicate: stored.duplicate });
+    stageMetrics().instanceReceived({ duplicate: stored.duplicate });
     if (stored.duplicate) this.counts.duplicates++;
     else this.counts.stored++;
     this.counts.bytes += bytes;

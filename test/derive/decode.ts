@@ -1,6 +1,6 @@
 // Real-world values of a written derived slice, read the way a viewer would: the stored
 // values of its own BitsStored and PixelRepresentation, times its own RescaleSlope plus its own
-// RescaleIntercept (1 and 0 when absent). Independent of src/interpolate/stored-values.
+// RescaleIntercept (1 and 0 when absent). Independent of src/derive/stored-values.
 import { asArray, num, type NaturalDataset } from '../../src/dicom/dcmjs.js';
 
 export function storedValues(ds: NaturalDataset): Int32Array {

@@ -12,7 +12,7 @@ import type { DerivedSeries, OutputSlice, SpacingTarget } from '../../src/core/t
 import { asArray, num, nums, readPart10, str, type NaturalDataset } from '../../src/dicom/dcmjs.js';
 import { writeDerivedSeries } from '../../src/derive/write-series.js';
 import { createClassicalInterpolator, type ClassicalMethod } from '../../src/interpolate/classical.js';
-import { planOutputSlices, planSpacing } from '../../src/interpolate/plan.js';
+import { planOutputSlices, planSpacing } from '../../src/core/plan.js';
 import { realWorldValues, rescaleOf } from './decode.js';
 import { MR_DATA, loadFixture, type Fixture } from './fixtures.js';
 import { alignedTo, column, readNiftiGeometry, type NiftiGeometry } from './nifti.js';

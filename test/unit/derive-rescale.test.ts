@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { derivedSeriesDescription, isIdentityRescale } from '../../src/derive/tags.js';
 import { sourceSupport, statedSpacingMm } from '../../src/derive/write-series.js';
-import { chooseStoredFormat, holdsRange, seriesStoredFormat, toStoredValues, valueRange } from '../../src/interpolate/stored-values.js';
+import { chooseStoredFormat, holdsRange, seriesStoredFormat, toStoredValues, valueRange } from '../../src/derive/stored-values.js';
 
 const u12 = { bitsAllocated: 16, bitsStored: 12, highBit: 11, pixelRepresentation: 0, rescaleSlope: 1, rescaleIntercept: 0 };
 const u16 = { ...u12, bitsStored: 16, highBit: 15 };

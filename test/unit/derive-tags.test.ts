@@ -9,8 +9,8 @@ import {
   type StackGeometry,
 } from '../../src/derive/tags.js';
 import { ds, isEmpty } from '../../src/derive/values.js';
-import { planOutputSlices, planSpacing } from '../../src/interpolate/plan.js';
-import { PACKAGE_VERSION } from '../../src/interpolate/version.js';
+import { planOutputSlices, planSpacing } from '../../src/core/plan.js';
+import { PACKAGE_VERSION } from '../../src/core/version.js';
 import { cross, dot, loadFixture, type Fixture } from '../derive/fixtures.js';
 
 const MR = '1.2.840.10008.5.1.4.1.1.4';

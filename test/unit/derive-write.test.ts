@@ -11,7 +11,7 @@ import type { OutputSlice } from '../../src/core/types.js';
 import { asArray, num, nums, readPart10, str } from '../../src/dicom/dcmjs.js';
 import { derivationText, sourceRunsDescending, writeDerivedSeries, type WriteDerivedInput } from '../../src/derive/write-series.js';
 import { CubicInterpolator, LinearInterpolator } from '../../src/interpolate/classical.js';
-import { planOutputSlices } from '../../src/interpolate/plan.js';
+import { planOutputSlices } from '../../src/core/plan.js';
 import { realWorldValues, rescaleOf, storedValues } from '../derive/decode.js';
 import { loadFixture, type Fixture } from '../derive/fixtures.js';
 

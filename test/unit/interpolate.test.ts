@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { VolumeF32 } from '../../src/core/types.js';
 import { CubicInterpolator, LinearInterpolator, createClassicalInterpolator } from '../../src/interpolate/classical.js';
-import { planOutputSlices, planSpacing, stepsPerGap } from '../../src/interpolate/plan.js';
-import { storedRange, toStoredValues } from '../../src/interpolate/stored-values.js';
+import { planOutputSlices, planSpacing, stepsPerGap } from '../../src/core/plan.js';
+import { storedRange, toStoredValues } from '../../src/derive/stored-values.js';
 
 const close = (a: number, b: number, tol: number, msg?: string) => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b} (tol ${tol})`);
 

@@ -11,7 +11,7 @@
 //   0.9375 mm rather than 1.0 mm slices that would miss 10 of the 12 originals.
 //   A source slice within SOURCE_TOLERANCE of an output position is reproduced there
 //   (`sourceIndex`); every other output slice is synthesised between its neighbours.
-import type { OutputSlice, SpacingTarget } from '../core/types.js';
+import type { OutputSlice, SpacingTarget } from './types.js';
 
 /** A source slice this close (mm, or 1% of the output spacing if larger) is "on" a position. */
 export const SOURCE_TOLERANCE_MM = 1e-3;
