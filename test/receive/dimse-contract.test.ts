@@ -5,6 +5,7 @@
 // it fails here; package.json pins the version these were read from.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,13 @@ describe('dcmjs-dimse contract (what the adapter relies on)', () => {
     const lock = json('package-lock.json');
     assert.equal(lock.packages[''].dependencies['dcmjs-dimse'], pinned);
     assert.equal(lock.packages['node_modules/dcmjs-dimse'].version, pinned);
+  });
+
+  it('its bundled dcmjs copy is where dimse.ts silences it (else every private tag warns on the console)', () => {
+    const require = createRequire(import.meta.url);
+    const nested = createRequire(require.resolve('dcmjs-dimse'))('dcmjs') as { log: { getLevel(): number; levels: { SILENT: number } } };
+    assert.equal(nested.log.getLevel(), nested.log.levels.SILENT);
+    assert.equal(dimse.log.getLevel(), dimse.log.levels.SILENT);
   });
 
   it('Scp: private fields and _processPdu as the adapter uses them; the reader swap and the association timer', async () => {
