@@ -92,7 +92,7 @@ export function fromRunningNode(node: RunningNodeLike, checks: NodeChecks): Admi
         seriesInstanceUid: j.payload.seriesInstanceUid,
         attempts: j.attempts,
         error: j.lastError,
-        deadAt: (j as { deadAt?: number }).deadAt ? new Date((j as { deadAt?: number }).deadAt!).toISOString() : undefined,
+        deadAt: j.deadAt ? new Date(j.deadAt).toISOString() : undefined,
       }));
     },
     async retryDead(key) {

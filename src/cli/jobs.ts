@@ -3,9 +3,8 @@
 // answers there, it reads and requeues the job files in storage.dir directly, so a job can be
 // requeued before the node starts again. Both paths do the same: the job goes back to the queue
 // with its attempts reset and runs at once.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, configPath, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
 import { fromRunningNode, type DeadLetterView } from '../admin/node-view.js';
@@ -47,9 +46,7 @@ function offline(cfg: Config) {
 
 function load(opts: Options): Config {
   try {
-    // As `serve`: the default file missing means the embedded defaults.
-    const path = opts.config === 'config/default.yaml' && !existsSync(opts.config) ? undefined : opts.config;
-    return loadConfig(path).config;
+    return loadConfig(configPath(opts.config ?? DEFAULT_CONFIG_PATH)).config;
   } catch (e) {
     throw new Error(e instanceof ConfigError ? e.message : `configuration: ${(e as Error).message}`);
   }

@@ -1,7 +1,6 @@
 // `interslice serve`: load and validate the configuration, start the node, stop cleanly on
 // SIGINT/SIGTERM.
-import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { join } from 'node:path';
 import { startNode } from '../pipeline/node.js';
@@ -15,8 +14,7 @@ export async function serve(opts: { config: string }): Promise<void> {
   let loaded;
   try {
     // The default file missing is fine (embedded defaults); a named file missing is an error.
-    const path = opts.config === 'config/default.yaml' && !existsSync(opts.config) ? undefined : opts.config;
-    loaded = loadConfig(path);
+    loaded = loadConfig(configPath(opts.config));
   } catch (e) {
     console.error(e instanceof ConfigError ? e.message : `configuration: ${(e as Error).message}`);
     process.exit(2);

@@ -1,6 +1,6 @@
 // Reads the YAML file, applies INTERSLICE__SECTION__KEY environment overrides and validates
 // the result once; every problem is reported with the key that caused it.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 
@@ -73,6 +73,13 @@ export interface LoadedConfig {
   config: Config;
   source: string;
   envOverrides: string[];
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
+
+/** The file a command's --config names; the default file missing means the embedded defaults. */
+export function configPath(option: string): string | undefined {
+  return option === DEFAULT_CONFIG_PATH && !existsSync(option) ? undefined : option;
 }
 
 /** Loads and validates. `path` undefined = built-in defaults only (plus environment). */

@@ -20,26 +20,37 @@ export const FAILPOINTS = [
 
 export type FailpointName = (typeof FAILPOINTS)[number];
 
-function parse(spec: string | undefined): Map<string, number> {
-  const armed = new Map<string, number>();
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [name, n] = part.split(':');
-    armed.set(name, n ? Math.max(1, Number(n) || 1) : 1);
-  }
-  return armed;
+/** One armed name of a spec: "name", "name:N" (count N) or "name@FILE" (while FILE exists). */
+interface Armed {
+  count?: number;
+  whileFile?: string;
 }
 
-const armed = parse(process.env.INTERSLICE_FAILPOINTS);
+/** Both environment variables share one syntax: comma-separated "name[:N|@FILE]". */
+function parseSpec(spec: string | undefined): Map<string, Armed> {
+  const out = new Map<string, Armed>();
+  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf('@');
+    if (at > 0) out.set(part.slice(0, at), { whileFile: part.slice(at + 1) });
+    else {
+      const [name, n] = part.split(':');
+      out.set(name, { count: n ? Math.max(1, Number(n) || 1) : undefined });
+    }
+  }
+  return out;
+}
+
+const armed = parseSpec(process.env.INTERSLICE_FAILPOINTS);
 const passes = new Map<string, number>();
 
 /** Kills this process with SIGKILL when `name` is armed and this is its N-th pass. */
 export function failpoint(name: FailpointName): void {
   if (armed.size === 0) return;
-  const at = armed.get(name);
-  if (at === undefined) return;
+  const spec = armed.get(name);
+  if (spec === undefined) return;
   const n = (passes.get(name) ?? 0) + 1;
   passes.set(name, n);
-  if (n < at) return;
+  if (n < (spec.count ?? 1)) return;
   // Written synchronously so the harness can tell which fail point fired.
   process.stderr.write(`${JSON.stringify({ level: 'error', message: 'failpoint fired', failpoint: name, pass: n })}\n`);
   process.kill(process.pid, 'SIGKILL');
@@ -60,25 +71,7 @@ export const FAULTS = [
 
 export type FaultName = (typeof FAULTS)[number];
 
-interface FaultSpec {
-  times?: number;
-  whileFile?: string;
-}
-
-function parseFaults(spec: string | undefined): Map<string, FaultSpec> {
-  const out = new Map<string, FaultSpec>();
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const at = part.indexOf('@');
-    if (at > 0) out.set(part.slice(0, at), { whileFile: part.slice(at + 1) });
-    else {
-      const [name, n] = part.split(':');
-      out.set(name, { times: n ? Math.max(1, Number(n) || 1) : Infinity });
-    }
-  }
-  return out;
-}
-
-const faults = parseFaults(process.env.INTERSLICE_FAULTS);
+const faults = parseSpec(process.env.INTERSLICE_FAULTS);
 const faultPasses = new Map<string, number>();
 
 /** The error a real occurrence of the fault gives. */
@@ -97,7 +90,8 @@ export function fault(name: FaultName): void {
   if (!spec) return;
   const n = (faultPasses.get(name) ?? 0) + 1;
   faultPasses.set(name, n);
-  const active = spec.whileFile !== undefined ? existsSync(spec.whileFile) : n <= (spec.times ?? Infinity);
+  // Without ":N" or "@FILE" a fault stays active (a fail point fires once: it kills the process).
+  const active = spec.whileFile !== undefined ? existsSync(spec.whileFile) : n <= (spec.count ?? Infinity);
   if (!active) return;
   process.stderr.write(`${JSON.stringify({ level: 'warn', message: 'fault injected', fault: name, pass: n })}\n`);
   throw faultError(name);

@@ -62,8 +62,8 @@ export interface JobQueue {
   deadLetter(job: Job, error: string): Promise<void>;
   /** Whether a job with this id is waiting (queued or leased). */
   has(kind: string, id: string): Promise<boolean>;
-  /** Waiting jobs, or (dead) the dead-letter list, each with its last error. */
-  list<T>(kind: string, dead?: boolean): Promise<(Job<T> & { lastError?: string })[]>;
+  /** Waiting jobs, or (dead) the dead-letter list, each with its last error (and when it died). */
+  list<T>(kind: string, dead?: boolean): Promise<(Job<T> & { lastError?: string; deadAt?: number })[]>;
   /** Moves a dead job back to the queue (attempts reset, due now); false when there is none. */
   requeueDead(kind: string, id: string): Promise<boolean>;
   /** Counts per kind and state, for logs and metrics. */

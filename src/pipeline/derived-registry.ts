@@ -100,8 +100,3 @@ export function supersede(rec: StudyRecord, next: DerivedRecord, reason: string,
   return out;
 }
 
-/** Live derived series whose SeriesNumber an acquired series of the study now uses. */
-export function numberCollisions(rec: StudyRecord): DerivedRecord[] {
-  const acquired = new Set(Object.values(rec.received).filter((n): n is number => n !== null));
-  return rec.derived.filter((d) => !d.supersededBy && acquired.has(d.seriesNumber));
-}

@@ -18,7 +18,6 @@ import { backoffDelay } from '../send/outbox.js';
 import type { SelectRules } from '../select/rules.js';
 import { readInstanceMeta } from '../assemble/instance-meta.js';
 import { runStacks, type RunResult } from './run-stacks.js';
-import { derivedFolder } from './derive-stack.js';
 import type { DerivedRegistry } from './derived-registry.js';
 import type { ProcessedMarkers } from './processed.js';
 
@@ -140,6 +139,7 @@ export class JobRunner {
     const { failure, reason } = e instanceof JobFailure ? e : classifyError(e);
     const error = (e as Error).message;
     const attempt = job.attempts + 1;
+    const recorded = `${failure} (${reason}): ${error}`; // what the queue keeps and lists show
     const rec = this.record(job.id, job.payload.seriesInstanceUid);
     Object.assign(rec, { error, failure, attempts: attempt, finishedAt: Date.now() });
     if (failure === 'transient' && attempt < this.o.retry.maxAttempts) {
@@ -148,7 +148,7 @@ export class JobRunner {
       rec.nextAttemptAt = Date.now() + delay;
       this.o.log.warn('series job failed; retrying', { event: 'job-retry', jobId: job.id, failure, reason, attempt, maxAttempts: this.o.retry.maxAttempts, retryInSeconds: delay / 1000, error });
       stageMetrics().jobFailed('retry', reason);
-      await this.o.queue.retry(job, rec.nextAttemptAt, `${failure} (${reason}): ${error}`);
+      await this.o.queue.retry(job, rec.nextAttemptAt, recorded);
       this.o.onSettled?.(job.id, false);
       return;
     }
@@ -156,7 +156,7 @@ export class JobRunner {
     const why = failure === 'transient' ? `transient failure, ${attempt} attempts used` : 'permanent failure';
     this.o.log.error('series job failed; moved to the dead letter', { event: 'job-dead', jobId: job.id, failure, reason, attempts: attempt, why, error });
     stageMetrics().jobFailed('dead', reason);
-    await this.o.queue.deadLetter(job, `${failure} (${reason}): ${error}`);
+    await this.o.queue.deadLetter(job, recorded);
     const { studyInstanceUid: st, seriesInstanceUid: se } = job.payload;
     const instances = (await this.o.spool.listSeries(st, se)).length;
     await this.o.markers.write({ jobId: job.id, studyInstanceUid: st, seriesInstanceUid: se, spoolKey: this.o.spoolKey(st, se), instances, derivedSeries: [], failed: true, finishedAt: Date.now() });
@@ -240,7 +240,3 @@ export class JobRunner {
   }
 }
 
-/** The folder of a derived series under <storage.dir>/derived (retention removes it). */
-export function derivedDir(derivedRoot: string, seriesInstanceUid: string): string {
-  return join(derivedRoot, derivedFolder(seriesInstanceUid));
-}

@@ -14,6 +14,8 @@ interface StoredJob<T = unknown> extends Job<T> {
   /** Bumped on every enqueue, so an ack for an older revision does not drop a newer one. */
   rev: number;
   lastError?: string;
+  /** Epoch ms the job went to the dead letter. */
+  deadAt?: number;
 }
 
 /** Job ids may contain anything (UIDs); file names are a hash of the id. */
@@ -155,7 +157,7 @@ export class FsJobQueue implements JobQueue {
     return (await this.readJob(join(this.kindDir(kind), fileName(id)))) !== undefined;
   }
 
-  async list<T>(kind: string, dead = false): Promise<(Job<T> & { lastError?: string })[]> {
+  async list<T>(kind: string, dead = false): Promise<(Job<T> & { lastError?: string; deadAt?: number })[]> {
     const dir = this.kindDir(kind, dead);
     let names: string[] = [];
     try {
