@@ -1,6 +1,7 @@
 // Pixel data of a stack: stored values (bit-exact, for copying source slices into the derived
 // series) and rescaled float volumes (for interpolation). Uncompressed little-endian only; a
 // later issue adds codecs. Typed-array views assume a little-endian host (x86, ARM).
+import { sliceRescale } from '../core/rescale.js';
 import type { InstanceMeta, SliceRef, Stack, VolumeF32 } from '../core/types.js';
 import { readPart10, TransferSyntax } from '../dicom/dcmjs.js';
 import { decodeFrames, isCompressedSupported } from './decode.js';
@@ -80,11 +81,8 @@ function storedValueDecoder(inst: InstanceMeta): (raw: number) => number {
 }
 
 function rescaled(slice: SliceRef, raw: RawPixels): Float32Array {
-  const inst = slice.instance;
-  const g = inst.frames[slice.frame];
-  const slope = g?.rescaleSlope ?? inst.rescaleSlope;
-  const intercept = g?.rescaleIntercept ?? inst.rescaleIntercept;
-  const decode = storedValueDecoder(inst);
+  const { rescaleSlope: slope, rescaleIntercept: intercept } = sliceRescale(slice);
+  const decode = storedValueDecoder(slice.instance);
   const out = new Float32Array(raw.length);
   for (let i = 0; i < raw.length; i++) out[i] = decode(raw[i]) * slope + intercept;
   return out;

@@ -16,6 +16,7 @@ import { planSpacing, stepsPerGap } from '../core/plan.js';
 import { inputSlices } from '../interpolate/engine/synthesise.js';
 import { chooseStoredFormat, seriesStoredFormat, toStoredValues, valueRange } from './stored-values.js';
 import { PACKAGE_VERSION } from '../core/version.js';
+import { sliceRescale } from '../core/rescale.js';
 import {
   buildDerivedDataset, derivedSeriesDescription, derivedSeriesNumber, sourcePixelModule,
   type PixelModule, type SourceImageRef, type StackGeometry,
@@ -170,14 +171,14 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
     const instanceNumber = descending ? plan.length - k : k + 1;
     if (out.sourceIndex !== undefined) {
       // A source slice keeps its own stored pixels and its own rescale: bit-exact.
-      slicePixel = { ...pixel, ...ownRescale(slices[out.sourceIndex]) };
+      slicePixel = { ...pixel, ...sliceRescale(slices[out.sourceIndex]) };
       pixels = await sourcePixels(input, out.sourceIndex, slicePixel, sourcePixel.bitsStored);
       sources = [refs[out.sourceIndex]];
     } else {
       if (!out.between) throw new Error(`plan slice at ${out.distance} mm has neither sourceIndex nor between`);
       const values = input.synthesised[synthIndex];
       const { min, max } = ranges[synthIndex++];
-      const neighbours = [slices[out.between.lower], slices[out.between.upper]].map(ownRescale);
+      const neighbours = [slices[out.between.lower], slices[out.between.upper]].map(sliceRescale);
       const choice = chooseStoredFormat(min, max, pixel, neighbours);
       slicePixel = { ...pixel, ...choice.format };
       if (choice.kind !== 'kept') {
@@ -230,15 +231,6 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
     files,
     sliceCount: plan.length,
     spacingMm,
-  };
-}
-
-/** A slice's own rescale: its frame's (enhanced) or its instance's. */
-function ownRescale(slice: SliceRef): { rescaleSlope: number; rescaleIntercept: number } {
-  const fr = slice.instance.frames[slice.frame];
-  return {
-    rescaleSlope: fr?.rescaleSlope ?? slice.instance.rescaleSlope,
-    rescaleIntercept: fr?.rescaleIntercept ?? slice.instance.rescaleIntercept,
   };
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { DerivedSeries, Interpolator, SpacingTarget, Stack } from '../core/types.js';
 import { readPart10 } from '../dicom/dcmjs.js';
 import { loadRawSlice, loadStackVolume } from '../assemble/pixels.js';
+import { sliceRescale } from '../core/rescale.js';
 import { planOutputSlices } from '../core/plan.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { writeDerivedSeries } from '../derive/write-series.js';
@@ -65,16 +66,12 @@ export async function stackSources(stack: Stack): Promise<ContentSource[]> {
     return digests.get(p)!;
   };
   return Promise.all(
-    stack.slices.map(async (s) => {
-      const fr = s.instance.frames[s.frame];
-      return {
-        sopInstanceUid: s.instance.sopInstanceUid,
-        frame: s.frame,
-        rescaleSlope: fr?.rescaleSlope ?? s.instance.rescaleSlope,
-        rescaleIntercept: fr?.rescaleIntercept ?? s.instance.rescaleIntercept,
-        instanceSha256: await digest(s.instance.path),
-      };
-    }),
+    stack.slices.map(async (s) => ({
+      sopInstanceUid: s.instance.sopInstanceUid,
+      frame: s.frame,
+      ...sliceRescale(s),
+      instanceSha256: await digest(s.instance.path),
+    })),
   );
 }
 
