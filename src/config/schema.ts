@@ -16,6 +16,8 @@ export const destinationSchema = z.object({
   host: z.string().min(1),
   port: port.min(1),
   tls: z.object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict().nullable().optional(),
+  // IOCM: a Key Object Selection Document "Rejected for Quality Reasons" for each superseded derived series.
+  rejectSuperseded: z.boolean().default(false),
 });
 
 export const configSchema = z

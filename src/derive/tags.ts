@@ -29,6 +29,8 @@ import { dicomDateTime, ds, dsList, isEmpty, parseUtcOffset } from './values.js'
 export const MANUFACTURER = 'Interslice';
 export const MODEL_NAME = 'Interslice slice interpolation';
 export const SERIES_NUMBER_OFFSET = 1000;
+/** The SOP class of every derived instance (classic MR, also from Enhanced MR input). */
+export const DERIVED_SOP_CLASS = SopClass.MRImageStorage;
 
 export const CODES = {
   spatialResampling: { CodeValue: '113085', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Spatial resampling' },
@@ -217,7 +219,7 @@ export function buildDerivedDataset(input: DerivedSliceInput): NaturalDataset {
   const n = g.normal;
 
   // SOP Common
-  out.SOPClassUID = SopClass.MRImageStorage;
+  out.SOPClassUID = DERIVED_SOP_CLASS;
   out.SOPInstanceUID = input.sopInstanceUid;
   out.InstanceCreationDate = now.date;
   out.InstanceCreationTime = now.time;

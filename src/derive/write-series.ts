@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
-import { newUid, uidFromKey, writePart10, SopClass } from '../dicom/dcmjs.js';
+import { newUid, uidFromKey, writePart10 } from '../dicom/dcmjs.js';
 import { planSpacing, stepsPerGap } from '../core/plan.js';
 import { inputSlices } from '../interpolate/engine/synthesise.js';
 import { chooseStoredFormat, seriesStoredFormat, toStoredValues, valueRange } from './stored-values.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { sliceRescale } from '../core/rescale.js';
 import {
-  buildDerivedDataset, derivedSeriesDescription, derivedSeriesNumber, sourcePixelModule,
+  buildDerivedDataset, DERIVED_SOP_CLASS, derivedSeriesDescription, derivedSeriesNumber, sourcePixelModule,
   type PixelModule, type SourceImageRef, type StackGeometry,
 } from './tags.js';
 
@@ -216,7 +216,7 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
       pixelData: toArrayBuffer(pixels),
       createdAt,
     });
-    const bytes = writePart10(dataset, { sopClassUid: SopClass.MRImageStorage, sopInstanceUid });
+    const bytes = writePart10(dataset, { sopClassUid: DERIVED_SOP_CLASS, sopInstanceUid });
     const path = join(input.outDir, `${String(instanceNumber).padStart(4, '0')}.dcm`);
     await writeFileDurable(path, bytes, { syncDir: false }); // the folder is synced once below
     failpoint('mid-derive-write');

@@ -56,6 +56,7 @@ export const SopClass = {
   MRImageStorage: '1.2.840.10008.5.1.4.1.1.4',
   EnhancedMRImageStorage: '1.2.840.10008.5.1.4.1.1.4.1',
   SecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7',
+  KeyObjectSelectionDocumentStorage: '1.2.840.10008.5.1.4.1.1.88.59',
   Verification: '1.2.840.10008.1.1',
 } as const;
 

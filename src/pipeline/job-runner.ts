@@ -20,6 +20,7 @@ import { readInstanceMeta } from '../assemble/instance-meta.js';
 import { runStacks, type RunResult } from './run-stacks.js';
 import type { DerivedRegistry } from './derived-registry.js';
 import type { ProcessedMarkers } from './processed.js';
+import { writeRejectionNotes } from './rejection-notes.js';
 
 export interface SeriesJob {
   studyInstanceUid: string;
@@ -68,6 +69,8 @@ export interface JobRunnerOptions {
   /** With no destinations, derived series are copied here (one folder each). */
   localOutDir: string;
   destinations: string[];
+  /** Destinations that are sent an IOCM rejection note for each derived series superseded. */
+  rejectDestinations?: string[];
   outbox: { enqueue(seriesId: string, files: string[], destinations: string[]): Promise<unknown> };
   /** Recent jobs for the admin API, newest last. */
   jobs: Map<string, JobRecord>;
@@ -163,6 +166,22 @@ export class JobRunner {
     this.o.onSettled?.(job.id, true);
   }
 
+  /**
+   * After the series that superseded them: a rejection note for each series it superseded
+   * (found in the registry, so a re-run after a crash sends the same notes again, not none).
+   */
+  private async sendRejectionNotes(studyUid: string, supersededBy: string, studyHeaderFile: string): Promise<string[]> {
+    const to = this.o.rejectDestinations ?? [];
+    if (to.length === 0) return [];
+    const study = await this.o.registry.get(studyUid);
+    const notes = await writeRejectionNotes(study, supersededBy, studyHeaderFile, this.o.derivedRoot);
+    for (const note of notes) {
+      await this.o.outbox.enqueue(note.seriesInstanceUid, [note.file], to);
+      this.o.log.info('rejection note queued for the superseded series', { event: 'rejection-note', rejectedSeriesInstanceUid: note.rejects, noteSeriesInstanceUid: note.seriesInstanceUid, destinations: to });
+    }
+    return notes.map((n) => n.seriesInstanceUid);
+  }
+
   private async runJob(job: Job<SeriesJob>): Promise<void> {
     const { studyInstanceUid, seriesInstanceUid } = job.payload;
     const log = this.o.log;
@@ -200,6 +219,7 @@ export class JobRunner {
     });
     rec.result = result;
     // What was derived goes out even when another stack of the series failed.
+    const notes: string[] = [];
     for (const s of result.stacks) {
       if (!s.derived) continue;
       if (this.o.destinations.length === 0) {
@@ -210,6 +230,7 @@ export class JobRunner {
       } else {
         await this.o.outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, this.o.destinations);
         failpoint('after-outbox-enqueue');
+        notes.push(...(await this.sendRejectionNotes(studyInstanceUid, s.derived.seriesInstanceUid, s.derived.files[0])));
       }
     }
     const failedStacks = result.stacks.filter((s) => s.error);
@@ -218,7 +239,8 @@ export class JobRunner {
       const worst = transient ?? failedStacks[0];
       throw new JobFailure(`${failedStacks.length} of ${result.stacks.length} stacks failed: ${worst.error}`, transient ? 'transient' : 'permanent', worst.failureReason ?? 'data');
     }
-    const derivedSeries = result.stacks.flatMap((x) => (x.derived ? [x.derived.seriesInstanceUid] : []));
+    // Rejection notes are listed too: retention removes their folders and outbox entries with the rest.
+    const derivedSeries = [...result.stacks.flatMap((x) => (x.derived ? [x.derived.seriesInstanceUid] : [])), ...notes];
     await this.o.markers.write({
       jobId: job.id,
       studyInstanceUid,

@@ -130,6 +130,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     derivedRoot: join(dir, 'derived'),
     localOutDir: join(dir, 'out'),
     destinations: cfg.destinations.map((d) => d.name),
+    rejectDestinations: cfg.destinations.filter((d) => d.rejectSuperseded).map((d) => d.name),
     outbox,
     jobs,
     onSettled: (id, finished) => quiet.markFinished(id, finished),

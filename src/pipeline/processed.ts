@@ -19,7 +19,7 @@ export interface ProcessedMarker {
   instances: number;
   /** Folder of the job's derived series (under <storage.dir>/derived), before one folder per series. */
   derivedDir?: string;
-  /** Derived SeriesInstanceUIDs (outbox series ids), superseded ones included; each has its own
+  /** Derived SeriesInstanceUIDs (outbox series ids), superseded ones and IOCM rejection notes included; each has its own
    * folder <storage.dir>/derived/<derivedFolder(uid)>. */
   derivedSeries: string[];
   /** The job gave up (dead letter) rather than finished. */

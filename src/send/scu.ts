@@ -38,6 +38,9 @@ export function deliveredStatus(status: number | undefined): boolean {
   return status === 0 || (status !== undefined && (status & 0xf000) === 0xb000);
 }
 
+/** What every file we send is written in, and the uncompressed syntaxes we propose for it. */
+export const PROPOSED_TRANSFER_SYNTAXES: readonly string[] = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+
 type Client = InstanceType<typeof dimse.Client>;
 
 /** dcmjs-dimse opens the socket inside send() and never sets TCP_NODELAY: reach in and set it. */
@@ -95,7 +98,7 @@ export async function storeFiles(dest: StoreDestination, files: string[], t: Scu
       // dcmjs-dimse proposes Implicit+Explicit VR LE (plus a context for any other syntax of
       // the file); a context with the file's own syntax alone lets the bytes go out unchanged
       // even when the peer would pick the other uncompressed syntax.
-      if ((ts === TransferSyntax.ExplicitVRLittleEndian || ts === TransferSyntax.ImplicitVRLittleEndian) && !exact.has(`${sopClass} ${ts}`)) {
+      if (PROPOSED_TRANSFER_SYNTAXES.includes(ts) && !exact.has(`${sopClass} ${ts}`)) {
         exact.add(`${sopClass} ${ts}`);
         client.addAdditionalPresentationContext(new dimse.association.PresentationContext(0, sopClass, ts), true);
       }

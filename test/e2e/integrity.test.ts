@@ -62,13 +62,13 @@ async function splitAsl(dir: string): Promise<{ first: string; last: string }> {
   return { first, last };
 }
 
-function nodeConfig(dir: string, pacs: Storescp, extra: string[] = [], adminPort = 0): string[] {
+function nodeConfig(dir: string, pacs: Storescp, extra: string[] = [], adminPort = 0, destinationExtra = ''): string[] {
   return [
     'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
     `storage: { dir: ${JSON.stringify(join(dir, 'var'))}, minFreeMb: 0 }`,
     ...extra,
     'send: { baseDelaySeconds: 0.5, maxDelaySeconds: 2, timeoutSeconds: 10 }',
-    `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
+    `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port}${destinationExtra} } ]`,
     adminPort ? `admin: { enabled: true, host: 127.0.0.1, port: ${adminPort} }` : 'admin: { enabled: false }',
   ];
 }
@@ -93,12 +93,12 @@ describe('integrity over DICOM', { skip: tools ? false : 'DCMTK, dciodvfy or dcm
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function setup(name: string, extra: string[], o: { faults?: string; adminPort?: number } = {}) {
+  async function setup(name: string, extra: string[], o: { faults?: string; adminPort?: number; destination?: string } = {}) {
     const dir = join(work, name);
     mkdirSync(join(dir, 'pacs'), { recursive: true });
     const pacs = await startStorescp(join(dir, 'pacs'), { aeTitle: 'PACS', args: ['+uf'] });
     cleanup.push(() => pacs.stop());
-    const config = nodeConfig(dir, pacs, extra, o.adminPort);
+    const config = nodeConfig(dir, pacs, extra, o.adminPort, o.destination);
     const node = await serve({ work: dir, config, env: o.faults ? { INTERSLICE_FAULTS: o.faults } : {} });
     cleanup.push(() => node.stop());
     return { dir, pacs, node, config };
@@ -141,6 +141,48 @@ describe('integrity over DICOM', { skip: tools ? false : 'DCMTK, dciodvfy or dcm
     );
     const page = await (await fetch(`http://127.0.0.1:${adminPort}/`)).text();
     assert.ok(page.includes(older[0].seriesInstanceUid) && /Superseded derived series/.test(page));
+  });
+
+  it('a late instance with rejectSuperseded: an IOCM rejection note lists exactly the superseded series, dciodvfy-clean', async () => {
+    const { dir, node } = await setup('iocm', ['pipeline: { stableSeconds: 1, method: linear, lateInstances: rederive }'], { destination: ', rejectSuperseded: true' });
+    const { first, last } = await splitAsl(dir);
+    assert.equal((await storescu('127.0.0.1', node.port, [first])).code, 0);
+    await until(() => count(join(dir, 'pacs')) >= 81, 60_000, '81 derived instances (11 slices)');
+    await node.waitFor((l) => l.event === 'send-done', 30_000, 'first send-done');
+    const older = await received(join(dir, 'pacs'));
+    assert.equal(older.length, 81);
+    assert.equal(new Set(older.map((f) => f.seriesInstanceUid)).size, 1);
+    assert.equal((await storescu('127.0.0.1', node.port, [last])).code, 0);
+    await until(() => count(join(dir, 'pacs')) >= 81 + 89 + 1, 60_000, '89 more derived instances and the rejection note');
+    await new Promise((r) => setTimeout(r, 1500)); // anything still on its way
+    const all = await received(join(dir, 'pacs'));
+    assert.equal(all.length, 81 + 89 + 1);
+    const notes: { file: string; dataset: Record<string, unknown> }[] = [];
+    for (const f of all) {
+      const { dataset } = await readPart10(f.file);
+      if (dataset.SOPClassUID === '1.2.840.10008.5.1.4.1.1.88.59') notes.push({ file: f.file, dataset });
+    }
+    assert.equal(notes.length, 1);
+    const note = notes[0].dataset;
+    const items = (v: unknown) => (Array.isArray(v) ? v : v ? [v] : []) as Record<string, unknown>[];
+    assert.equal(note.Modality, 'KO');
+    const { dataset: src } = await readPart10(older[0].file, { headerOnly: true });
+    assert.equal(note.StudyInstanceUID, src.StudyInstanceUID);
+    assert.equal(note.PatientID, src.PatientID);
+    assert.ok(!all.some((f) => f.file !== notes[0].file && f.seriesInstanceUid === note.SeriesInstanceUID), 'the note is in a series of its own');
+    const title = items(note.ConceptNameCodeSequence)[0];
+    assert.deepEqual([title.CodeValue, title.CodingSchemeDesignator], ['113001', 'DCM']);
+    const superseded = older.map((f) => f.sopInstanceUid).sort();
+    const evidence = items(note.CurrentRequestedProcedureEvidenceSequence);
+    assert.deepEqual(evidence.map((e) => e.StudyInstanceUID), [src.StudyInstanceUID]);
+    const evSeries = items(evidence[0].ReferencedSeriesSequence);
+    assert.deepEqual(evSeries.map((s) => s.SeriesInstanceUID), [older[0].seriesInstanceUid]);
+    assert.deepEqual(items(evSeries[0].ReferencedSOPSequence).map((r) => r.ReferencedSOPInstanceUID).sort(), superseded);
+    const content = items(note.ContentSequence).map((c) => items(c.ReferencedSOPSequence)[0]);
+    assert.deepEqual(content.map((r) => r.ReferencedSOPInstanceUID).sort(), superseded);
+    const olderClass = String((await readPart10(older[0].file, { headerOnly: true })).dataset.SOPClassUID);
+    assert.ok(content.every((r) => r.ReferencedSOPClassUID === olderClass));
+    assert.deepEqual(dciodvfyErrors(notes[0].file), []);
   });
 
   it('a late instance (ignore): kept, logged, the derived series stays as it was', async () => {

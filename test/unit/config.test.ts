@@ -49,7 +49,7 @@ describe('configuration', () => {
     });
     assert.equal(config.dicom.port, 4242);
     assert.equal(config.pipeline.stableSeconds, 5);
-    assert.deepEqual(config.destinations, [{ name: 'pacs', aeTitle: 'PACS', host: '10.1.2.3', port: 4243 }]);
+    assert.deepEqual(config.destinations, [{ name: 'pacs', aeTitle: 'PACS', host: '10.1.2.3', port: 4243, rejectSuperseded: false }]);
     assert.equal(envOverrides.length, 4);
   });
 
