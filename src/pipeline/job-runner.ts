@@ -20,6 +20,7 @@ import { readInstanceMeta } from '../assemble/instance-meta.js';
 import { runStacks, type RunResult } from './run-stacks.js';
 import type { DerivedRegistry } from './derived-registry.js';
 import type { ProcessedMarkers } from './processed.js';
+import { noAudit, type AuditSink, type AuditStudy } from '../core/audit.js';
 
 export interface SeriesJob {
   studyInstanceUid: string;
@@ -68,7 +69,9 @@ export interface JobRunnerOptions {
   /** With no destinations, derived series are copied here (one folder each). */
   localOutDir: string;
   destinations: string[];
-  outbox: { enqueue(seriesId: string, files: string[], destinations: string[]): Promise<unknown> };
+  outbox: { enqueue(seriesId: string, files: string[], destinations: string[], subject?: AuditStudy): Promise<unknown> };
+  /** Audit trail: each derived series created (DICOM Instances Accessed). */
+  audit?: AuditSink;
   /** Recent jobs for the admin API, newest last. */
   jobs: Map<string, JobRecord>;
   /** Told when a job finished (true) or will run again (false). */
@@ -202,13 +205,21 @@ export class JobRunner {
     // What was derived goes out even when another stack of the series failed.
     for (const s of result.stacks) {
       if (!s.derived) continue;
+      const first = await readInstanceMeta(s.derived.files[0]);
+      const subject: AuditStudy = {
+        studyInstanceUid: s.derived.studyInstanceUid,
+        patientId: first.patientId,
+        accessionNumber: first.accessionNumber,
+        sopClasses: { [first.sopClassUid]: s.derived.files.length },
+      };
+      if (!s.reused) (this.o.audit ?? noAudit).record({ kind: 'derived', study: subject });
       if (this.o.destinations.length === 0) {
         const dest = join(this.o.localOutDir, shortHash(s.derived.seriesInstanceUid));
         await rm(dest, { recursive: true, force: true });
         await cp(dirname(s.derived.files[0]), dest, { recursive: true });
         log.info('derived series kept locally (no destinations)', { derivedSeriesInstanceUid: s.derived.seriesInstanceUid, dir: dest });
       } else {
-        await this.o.outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, this.o.destinations);
+        await this.o.outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, this.o.destinations, subject);
         failpoint('after-outbox-enqueue');
       }
     }
