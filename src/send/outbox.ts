@@ -119,7 +119,7 @@ export class Outbox {
         continue;
       }
       const now = Date.now();
-      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, subject };
+      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, ...(subject ? { subject } : {}) };
       await this.save(entry);
       this.log.info('queued for sending', { event: 'send-queued', entry: id, seriesId, destination, files: files.length });
       out.push({ ...entry });
