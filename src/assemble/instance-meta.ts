@@ -18,7 +18,7 @@ export const INSTANCE_META_KEYWORDS = [
   'ImagePositionPatient', 'ImageOrientationPatient', 'PixelSpacing', 'SliceThickness', 'SpacingBetweenSlices',
   'EchoNumbers', 'TemporalPositionIdentifier', 'NumberOfTemporalPositions', 'TriggerTime',
   'AcquisitionTime', 'AcquisitionDateTime', 'ImagesInAcquisition', 'ContributingEquipmentSequence',
-  'SharedFunctionalGroupsSequence', 'PerFrameFunctionalGroupsSequence',
+  'SharedFunctionalGroupsSequence', 'PerFrameFunctionalGroupsSequence', 'PatientID', 'AccessionNumber',
 ] as const;
 
 /** Manufacturer our derive stage writes into ContributingEquipmentSequence (the loop guard). */
@@ -148,6 +148,8 @@ export function instanceMetaFromDataset(ds: NaturalDataset, path: string, transf
     studyInstanceUid: required(ds, 'StudyInstanceUID', path),
     seriesInstanceUid: required(ds, 'SeriesInstanceUID', path),
     transferSyntaxUid,
+    patientId: str(ds.PatientID),
+    accessionNumber: str(ds.AccessionNumber),
     modality: str(ds.Modality)?.toUpperCase(),
     seriesNumber: num(ds.SeriesNumber),
     seriesDescription: str(ds.SeriesDescription),

@@ -9,6 +9,7 @@ import { fromRunningNode } from '../admin/node-view.js';
 import { echo } from '../send/scu.js';
 import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-model.js';
 import { fault } from '../core/failpoints.js';
+import { startAudit, type AuditTrail } from '../audit/index.js';
 
 export async function serve(opts: { config: string }): Promise<void> {
   let loaded;
@@ -24,13 +25,31 @@ export async function serve(opts: { config: string }): Promise<void> {
   log.info('configuration loaded', { source, envOverrides });
   let node;
   let model: Awaited<ReturnType<typeof createServeModel>>;
+  let audit: AuditTrail;
   try {
+    audit = startAudit(config, log);
+    audit.record({ kind: 'application', action: 'start' });
+    audit.record({
+      kind: 'security', alert: 'software-configuration', outcome: 0, subject: source,
+      description: `configuration loaded from ${source}${envOverrides.length ? `; environment overrides: ${envOverrides.join(', ')}` : ''}`,
+    });
     // The model sits behind a reloadable holder (SIGHUP reloads it); classical: startNode builds its own.
     model = await createServeModel(config, log);
     const reloadable = model;
     // Installed before the node starts, so a SIGHUP never meets the default action (exit).
-    process.on('SIGHUP', () => void reloadOnSignal(reloadable, opts.config, log).catch((e) => log.error('model reload failed', { error: (e as Error).message })));
-    node = await startNode(config, log, model);
+    const trail = audit;
+    const reloaded = (ok: boolean, description: string) =>
+      trail.record({ kind: 'security', alert: 'software-configuration', outcome: ok ? 0 : 8, subject: config.pipeline.modelPath, description });
+    process.on('SIGHUP', () =>
+      void reloadOnSignal(reloadable, opts.config, log).then(
+        (r) => r && reloaded(r.ok, r.ok ? `SIGHUP: model reloaded: ${r.description}` : `SIGHUP: model reload failed: ${r.reason}`),
+        (e) => {
+          log.error('model reload failed', { error: (e as Error).message });
+          reloaded(false, `SIGHUP: model reload failed: ${(e as Error).message}`);
+        },
+      ),
+    );
+    node = await startNode(config, log, model, audit);
   } catch (e) {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);
@@ -65,6 +84,8 @@ export async function serve(opts: { config: string }): Promise<void> {
     log.info('stopping', { signal });
     await admin?.close();
     await node.stop();
+    audit.record({ kind: 'application', action: 'stop' });
+    await audit.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -126,6 +126,28 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // IHE ATNA audit trail (src/audit): DICOM audit messages as RFC 5424 syslog.
+    audit: z
+      .object({
+        syslog: z
+          .array(
+            z
+              .object({
+                transport: z.enum(['tls', 'udp']),
+                host: z.string().min(1),
+                port: port.min(1),
+                ca: z.string().min(1).optional(),
+                cert: z.string().min(1).optional(),
+                key: z.string().min(1).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        spoolDir: z.string().min(1).nullable().default(null),
+        maxSpooled: z.number().int().min(1).default(10000),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -138,6 +160,10 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.dicom.port === null && !cfg.dicom.tls) ctx.addIssue({ code: 'custom', path: ['dicom', 'port'], message: 'null (no plain port) needs dicom.tls' });
     if (cfg.dicom.tls?.requireClientCert && !cfg.dicom.tls.ca) ctx.addIssue({ code: 'custom', path: ['dicom', 'tls', 'ca'], message: 'requireClientCert needs a ca' });
+    cfg.audit.syslog.forEach((c, i) => {
+      if (c.transport === 'udp' && (c.ca || c.cert || c.key)) ctx.addIssue({ code: 'custom', path: ['audit', 'syslog', i], message: 'ca, cert and key are for transport tls' });
+      if (!!c.cert !== !!c.key) ctx.addIssue({ code: 'custom', path: ['audit', 'syslog', i], message: 'cert and key go together' });
+    });
     const names = new Set<string>();
     cfg.destinations.forEach((d, i) => {
       if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'name'], message: `duplicate destination name "${d.name}"` });

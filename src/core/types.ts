@@ -37,6 +37,9 @@ export interface InstanceMeta {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   transferSyntaxUid: string;
+  /** PatientID and AccessionNumber: for the audit trail (core/audit.ts) only, never logged. */
+  patientId?: string;
+  accessionNumber?: string;
   modality?: string;
   seriesNumber?: number;
   seriesDescription?: string;

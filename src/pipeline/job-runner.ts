@@ -21,6 +21,7 @@ import { runStacks, type RunResult } from './run-stacks.js';
 import type { DerivedRegistry } from './derived-registry.js';
 import type { ProcessedMarkers } from './processed.js';
 import { writeRejectionNotes } from './rejection-notes.js';
+import { noAudit, type AuditSink, type AuditStudy } from '../core/audit.js';
 
 export interface SeriesJob {
   studyInstanceUid: string;
@@ -71,7 +72,9 @@ export interface JobRunnerOptions {
   destinations: string[];
   /** Destinations that are sent an IOCM rejection note for each derived series superseded. */
   rejectDestinations?: string[];
-  outbox: { enqueue(seriesId: string, files: string[], destinations: string[]): Promise<unknown> };
+  outbox: { enqueue(seriesId: string, files: string[], destinations: string[], subject?: AuditStudy): Promise<unknown> };
+  /** Audit trail: each derived series created (DICOM Instances Accessed). */
+  audit?: AuditSink;
   /** Recent jobs for the admin API, newest last. */
   jobs: Map<string, JobRecord>;
   /** Told when a job finished (true) or will run again (false). */
@@ -222,13 +225,21 @@ export class JobRunner {
     const notes: string[] = [];
     for (const s of result.stacks) {
       if (!s.derived) continue;
+      const first = await readInstanceMeta(s.derived.files[0]);
+      const subject: AuditStudy = {
+        studyInstanceUid: s.derived.studyInstanceUid,
+        patientId: first.patientId,
+        accessionNumber: first.accessionNumber,
+        sopClasses: { [first.sopClassUid]: s.derived.files.length },
+      };
+      if (!s.reused) (this.o.audit ?? noAudit).record({ kind: 'derived', study: subject });
       if (this.o.destinations.length === 0) {
         const dest = join(this.o.localOutDir, shortHash(s.derived.seriesInstanceUid));
         await rm(dest, { recursive: true, force: true });
         await cp(dirname(s.derived.files[0]), dest, { recursive: true });
         log.info('derived series kept locally (no destinations)', { derivedSeriesInstanceUid: s.derived.seriesInstanceUid, dir: dest });
       } else {
-        await this.o.outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, this.o.destinations);
+        await this.o.outbox.enqueue(s.derived.seriesInstanceUid, s.derived.files, this.o.destinations, subject);
         failpoint('after-outbox-enqueue');
         notes.push(...(await this.sendRejectionNotes(studyInstanceUid, s.derived.seriesInstanceUid, s.derived.files[0])));
       }

@@ -24,6 +24,7 @@ import { JobRunner, type JobRecord } from './job-runner.js';
 import { QuietPeriod } from './quiet-period.js';
 import { recoverSpool } from './recovery.js';
 import { DerivedRegistry } from './derived-registry.js';
+import { noAudit, type AuditSink } from '../core/audit.js';
 
 export type { SeriesJob, JobRecord } from './job-runner.js';
 export { seriesJobId } from './quiet-period.js';
@@ -48,7 +49,7 @@ export function targetFromConfig(cfg: Config): SpacingTarget {
   return cfg.pipeline.factor ? { factor: cfg.pipeline.factor } : { spacingMm: cfg.pipeline.targetSpacingMm };
 }
 
-export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Interpolator): Promise<RunningNode> {
+export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Interpolator, audit: AuditSink = noAudit): Promise<RunningNode> {
   const dir = cfg.storage.dir;
   await mkdir(dir, { recursive: true });
   const spool = new FsSpool({ root: join(dir, 'spool'), minFreeBytes: cfg.storage.minFreeMb * 1024 * 1024, log: log.child({ stage: 'spool' }) });
@@ -85,6 +86,11 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     })),
     send: (d, files) => storeFiles(d, files, { associationMs: cfg.send.timeoutSeconds * 1000, pduMs: cfg.send.timeoutSeconds * 1000 }),
     log: log.child({ stage: 'send' }),
+    onFinished: (entry, d, delivered) => {
+      if (!entry.subject) return;
+      const to = d ? { aeTitle: d.aeTitle, host: d.host } : { aeTitle: entry.destination };
+      audit.record({ kind: 'sent', to, study: entry.subject, outcome: delivered ? 0 : 8 });
+    },
     backoff: {
       baseMs: cfg.send.baseDelaySeconds * 1000,
       maxMs: cfg.send.maxDelaySeconds * 1000,
@@ -134,6 +140,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     outbox,
     jobs,
     onSettled: (id, finished) => quiet.markFinished(id, finished),
+    audit,
     log: processLog,
   });
 
@@ -157,6 +164,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     readMeta: readInstanceMeta,
     parseMeta: parseInstanceMeta,
     parseMetaKeywords: INSTANCE_META_KEYWORDS,
+    audit,
     log: log.child({ stage: 'receive' }),
     onInstance: (meta, info) => {
       if (info.duplicate) return;

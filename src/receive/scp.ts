@@ -17,6 +17,7 @@ import { refusalReason, rejectReason, stageMetrics } from '../core/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { bcp195Options } from '../core/tls-profile.js';
+import { countInstance, type AuditSink, type AuditStudy } from '../core/audit.js';
 import { unlink } from 'node:fs/promises';
 import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
 import type { InstanceMeta } from '../core/types.js';
@@ -58,6 +59,8 @@ export interface ListenerOptions {
   allowedCallers: AllowedCaller[];
   spool: Spool;
   onInstance: InstanceListener;
+  /** Audit trail: instances received per study, rejected associations, failed TLS handshakes. */
+  audit?: AuditSink;
   /** Reads the stored file's header (the orchestrator passes the assemble stage's reader). */
   readMeta?: (path: string) => Promise<InstanceMeta>;
   /**
@@ -126,6 +129,10 @@ const BASIC_META_TAGS = tagsOfKeywords(BASIC_META_KEYWORDS);
 /** One accepted TCP connection: at most one association. */
 class InboundAssociation extends Scp {
   readonly counts: AssociationCounts = { stored: 0, duplicates: 0, refused: 0, bytes: 0 };
+  /** Instances stored in this association, per study (the audit trail's record). */
+  private readonly studies = new Map<string, AuditStudy>();
+  /** The peer's address, kept for the audit record written after the socket closed. */
+  private readonly peerHost?: string;
   private current?: StoreSink;
   private readonly reader: PduReader;
   private readonly router: PDataRouter;
@@ -151,6 +158,7 @@ class InboundAssociation extends Scp {
       pduTimeout: o.timeouts?.pduMs ?? 60_000,
       connectTimeout: o.timeouts?.idleMs ?? 120_000,
     });
+    this.peerHost = sock.remoteAddress;
     this.parseMetaTags = o.parseMetaKeywords ? tagsOfKeywords(o.parseMetaKeywords) : undefined;
     // Our reader replaces dcmjs-dimse's; every PDU but C-STORE data is handed to it whole.
     const dimseHandle = takeOverScp(this, sock);
@@ -171,6 +179,7 @@ class InboundAssociation extends Scp {
       this.current?.abort('connection closed');
       if (this.opened) {
         this.log.info('association closed', { event: 'association-close', ...this.who(), ...this.counts, durationMs: Date.now() - this.opened });
+        for (const study of this.studies.values()) this.o.audit?.record({ kind: 'received', from: { aeTitle: this.callingAe, host: this.peerHost }, study, outcome: 0 });
       }
       this.onClosed(this);
     }));
@@ -219,6 +228,10 @@ class InboundAssociation extends Scp {
       if (!decision.accept) {
         this.log.warn('association rejected', { event: 'association-rejected', ...this.who(), reason: decision.why });
         stageMetrics().associationRejected(rejectReason(decision.source, decision.reason));
+        this.o.audit?.record({
+          kind: 'security', alert: 'node-authentication', outcome: 4, peer: { aeTitle: this.callingAe, host: this.sock.remoteAddress },
+          subject: `${this.o.aeTitle}@${this.sock.localAddress}:${this.sock.localPort}`, description: `association rejected: ${decision.why}`,
+        });
         this.sendAssociationReject(decision.result, decision.source, decision.reason);
         this.sock.end();
         return;
@@ -406,6 +419,7 @@ class InboundAssociation extends Scp {
     this.log.info(answered ? 'instance stored' : 'instance stored and kept; connection gone before the response', {
       event: 'instance-stored', callingAeTitle: this.callingAe, sopInstanceUid, seriesInstanceUid, bytes: stored.bytes, duplicate: stored.duplicate, answered,
     });
+    countInstance(this.studies, meta);
     try {
       this.o.onInstance(meta, { duplicate: stored.duplicate, callingAeTitle: this.callingAe });
     } catch (e) {
@@ -491,9 +505,13 @@ export async function startDicomListener(opts: ListenerOptions): Promise<DicomLi
         handshakeTimeout: opts.timeouts?.associationMs ?? 30_000,
       });
       secure.on('secureConnection', (socket) => attach(socket, true));
-      secure.on('tlsClientError', (e, socket) =>
-        log.warn('TLS handshake failed', { event: 'tls-handshake-failed', peer: `${socket.remoteAddress}:${socket.remotePort}`, error: errMsg(e) }),
-      );
+      secure.on('tlsClientError', (e, socket) => {
+        log.warn('TLS handshake failed', { event: 'tls-handshake-failed', peer: `${socket.remoteAddress}:${socket.remotePort}`, error: errMsg(e) });
+        opts.audit?.record({
+          kind: 'security', alert: 'node-authentication', outcome: 4, peer: { host: socket.remoteAddress },
+          subject: `${opts.aeTitle}@${socket.localAddress}:${socket.localPort}`, description: `TLS handshake failed: ${errMsg(e)}`,
+        });
+      });
       await listen(secure, t.port, true);
     }
   } catch (e) {

@@ -12,6 +12,7 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type Logger } from '../core/log.js';
 import { storeFiles, type StoreDestination, type StoreResult } from './scu.js';
+import type { AuditStudy } from '../core/audit.js';
 
 export type OutboxState = 'queued' | 'sending' | 'done' | 'dead';
 
@@ -30,6 +31,8 @@ export interface OutboxEntry {
   lastError?: string;
   createdAt: number;
   updatedAt: number;
+  /** The study and instances, for the audit record of the transfer (patient identifier included). */
+  subject?: AuditStudy;
 }
 
 export interface BackoffOptions {
@@ -64,6 +67,8 @@ export interface OutboxOptions {
   backoff?: BackoffOptions;
   /** How often the worker looks for due entries (default 1 s). */
   pollMs?: number;
+  /** Told when an entry is delivered (true) or gives up (false): the audit trail's hook. */
+  onFinished?(entry: OutboxEntry, destination: OutboxDestination | undefined, delivered: boolean): void;
 }
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
@@ -81,6 +86,7 @@ export class Outbox {
   private readonly backoff: Required<BackoffOptions>;
   private readonly destinations: Map<string, OutboxDestination>;
   private readonly pollMs: number;
+  private readonly onFinished?: OutboxOptions['onFinished'];
   private readonly entries = new Map<string, OutboxEntry>();
   /** Destination name -> the runner sending its due entries. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -95,10 +101,11 @@ export class Outbox {
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
     this.destinations = new Map(o.destinations.map((d) => [d.name, d]));
     this.pollMs = o.pollMs ?? 1000;
+    this.onFinished = o.onFinished;
   }
 
   /** Queues files for each named destination; returns the entries. Unknown names throw. */
-  async enqueue(seriesId: string, files: string[], destinationNames: string[]): Promise<OutboxEntry[]> {
+  async enqueue(seriesId: string, files: string[], destinationNames: string[], subject?: AuditStudy): Promise<OutboxEntry[]> {
     await this.load();
     const unknown = destinationNames.filter((n) => !this.destinations.has(n));
     if (unknown.length) throw new Error(`unknown destination(s): ${unknown.join(', ')}`);
@@ -112,7 +119,7 @@ export class Outbox {
         continue;
       }
       const now = Date.now();
-      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now };
+      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, ...(subject ? { subject } : {}) };
       await this.save(entry);
       this.log.info('queued for sending', { event: 'send-queued', entry: id, seriesId, destination, files: files.length });
       out.push({ ...entry });
@@ -203,6 +210,7 @@ export class Outbox {
     if (!dest) {
       await this.save({ ...entry, state: 'dead', lastError: `destination ${entry.destination} is not configured`, updatedAt: Date.now() });
       stageMetrics().sendResult(entry.destination, 'dead');
+      this.onFinished?.(entry, undefined, false);
       return;
     }
     const sending: OutboxEntry = { ...entry, state: 'sending', updatedAt: Date.now() };
@@ -223,6 +231,7 @@ export class Outbox {
       stageMetrics().sendAttempt(entry.destination, 'success');
       stageMetrics().sendResult(entry.destination, 'done');
       this.log.info('series delivered', { event: 'send-done', entry: entry.id, destination: entry.destination, files: sending.files.length, attempts: sending.attempts + 1 });
+      this.onFinished?.(sending, dest, true);
       return;
     }
     const attempts = sending.attempts + 1;
@@ -234,6 +243,7 @@ export class Outbox {
     if (dead) stageMetrics().sendResult(entry.destination, 'dead');
     else stageMetrics().sendRetry(entry.destination);
     if (dead) this.log.error('send gave up (dead letter)', { event: 'send-dead', entry: entry.id, destination: entry.destination, attempts, lastError });
+    if (dead) this.onFinished?.(sending, dest, false);
     else this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError });
   }
 
