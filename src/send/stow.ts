@@ -137,11 +137,15 @@ async function postBatch(dest: StowDestination, batch: { i: number; file: string
     for (const b of batch) results[b.i] = { file: b.file, ok: false, error };
     return false;
   }
-  const answers = /json/i.test(reply.contentType) ? parseStowResponse(reply.body) : new Map<string, { ok: boolean; status: number }>();
+  // Parsed whatever the Content-Type says: Orthanc's 409 comes without one.
+  const answers = reply.body.length > 0 && !/html|xml/i.test(reply.contentType) ? parseStowResponse(reply.body) : new Map<string, { ok: boolean; status: number }>();
   const httpOk = reply.status >= 200 && reply.status < 300;
+  // 409 answers per instance too: PS3.18 means "none stored", but Orthanc sends it when any
+  // failed and lists the ones it stored in ReferencedSOPSequence (they are in its database).
+  const perInstance = httpOk || reply.status === 409;
   for (const b of batch) {
     const a = answers.get(b.uid);
-    if (a && (a.ok ? httpOk : true)) {
+    if (a && (a.ok ? perInstance : true)) {
       results[b.i] = { file: b.file, status: a.status, ok: a.ok };
       if (!a.ok) results[b.i].error = `STOW-RS failure reason ${hex(a.status)} (HTTP ${reply.status})`;
       else failpoint('mid-send');
@@ -149,9 +153,9 @@ async function postBatch(dest: StowDestination, batch: { i: number; file: string
       results[b.i] = { file: b.file, ok: false, error: `HTTP ${reply.status}${httpOk ? ': instance not in the STOW-RS response' : ''}` };
     }
   }
-  // 409 (and 202) answer per instance: the next batch may fare better. Other errors (401,
-  // 404, 5xx) will not change for the next batch of this attempt.
-  return httpOk || reply.status === 409 || answers.size > 0;
+  // After per-instance answers the next batch may fare better; other errors (401, 404, 5xx)
+  // will not change for the next batch of this attempt.
+  return perInstance || answers.size > 0;
 }
 
 /** Sends files to a STOW-RS endpoint; one result per file, in order (never throws). */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
 import { readFileMeta } from '../../src/send/file-dataset.js';
+import { stowFiles } from '../../src/send/stow.js';
 import type { OutboxEntry } from '../../src/send/outbox.js';
 import { haveTool, listFiles } from '../helpers/dicom-tools.js';
 import { testNodeConfig } from '../helpers/node-config.js';
@@ -44,9 +45,11 @@ function outboxEntries(work: string): OutboxEntry[] {
     .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as OutboxEntry);
 }
 
-async function sourceStudy(): Promise<string> {
-  return String((await readPart10(listFiles(FOLDER)[0], { headerOnly: true })).dataset.StudyInstanceUID);
+async function studyOf(file: string): Promise<string> {
+  return String((await readPart10(file, { headerOnly: true })).dataset.StudyInstanceUID);
 }
+
+const sourceStudy = () => studyOf(listFiles(FOLDER)[0]);
 
 /** The derived series as QIDO-RS lists it: SOP Instance UIDs, one per instance returned. */
 async function qidoInstances(o: Orthanc, study: string, series: string): Promise<string[]> {
@@ -117,7 +120,7 @@ describe('STOW-RS destination (Orthanc DICOMweb)', { skip }, () => {
     await orthanc.stop();
   });
 
-  it('Orthanc killed mid-send and restarted on the same storage and port: the series arrives, once', async () => {
+  it('Orthanc killed mid-send and restarted on the same storage and port: the series arrives, once', async (t) => {
     const batch = 5;
     const { work, orthancDir, dicomPort, orthanc, node } = await setup('restart', `{ type: basic, username: ${USER}, passwordEnv: STOW_PW }`, batch, { STOW_PW: PASSWORD });
     await push(node);
@@ -133,12 +136,14 @@ describe('STOW-RS destination (Orthanc DICOMweb)', { skip }, () => {
     assert.equal(failed.state, 'queued');
     assert.equal(failed.attempts, 1);
     assert.ok(failed.sent.length >= batch && failed.sent.length < DERIVED, `acknowledged before the kill: ${failed.sent.length}`);
+    t.diagnostic(`killed with ${atKill} of ${DERIVED} in Orthanc, ${failed.sent.length} acknowledged; last error: ${failed.lastError}`);
     const again = await startOrthanc({ dir: orthancDir, dicomPort, httpPort: orthanc.httpPort, dicomWeb: true, users: { [USER]: PASSWORD } });
     running.push(again);
     await node.waitFor((l) => l.event === 'send-done', 120_000, 'series delivered after the restart');
     const [entry] = outboxEntries(work);
     assert.equal(entry.state, 'done');
     assert.ok(entry.attempts >= 1);
+    t.diagnostic(`delivered after ${entry.attempts} failed attempt(s)`);
     await assertArrivedOnce(again, entry);
     assertNoSecrets(node);
     await node.stop();
@@ -157,6 +162,27 @@ describe('STOW-RS destination (Orthanc DICOMweb)', { skip }, () => {
     assert.equal(await countInstances(orthanc), 0);
     assertNoSecrets(node);
     await node.stop();
+    await orthanc.stop();
+  });
+
+  it('per-instance answers: an instance of another study, POSTed to a study\'s endpoint, fails alone', async () => {
+    const orthanc = await startOrthanc({ dir: join(root, 'mixed'), dicomPort: await freePort(), dicomWeb: true, users: { [USER]: PASSWORD } });
+    running.push(orthanc);
+    const ours = listFiles(FOLDER)[0];
+    const other = listFiles(join(MR_DIR, 'philips-pcasl-oblique-4mm'))[0];
+    const study = await studyOf(ours);
+    assert.notEqual(await studyOf(other), study);
+    const auth = { type: 'basic' as const, username: USER, password: PASSWORD };
+    const results = await stowFiles({ url: `${orthanc.http}/dicom-web/studies/${study}`, auth, batchSize: 20 }, [ours, other, join(root, 'missing.dcm')]);
+    assert.deepEqual(results.map((r) => r.ok), [true, false, false], JSON.stringify(results));
+    assert.equal(results[0].status, 0);
+    assert.ok(results[1].status !== undefined && results[1].status !== 0, `a failure reason: ${JSON.stringify(results[1])}`);
+    assert.match(results[2].error ?? '', /cannot read/);
+    // Orthanc holds the accepted instance only.
+    const stored = await get<string[]>(orthanc, '/instances');
+    assert.equal(stored.length, 1);
+    const uids = await get<Record<string, { Value?: string[] }>[]>(orthanc, `/dicom-web/studies/${study}/instances`, 'application/dicom+json');
+    assert.deepEqual(uids.map((i) => i['00080018'].Value![0]), [readFileMeta(ours).sopInstanceUid]);
     await orthanc.stop();
   });
 });
