@@ -5,7 +5,7 @@
 # (a container's root shell has no sudo), or as a user with sudo, which it then uses itself.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(dcmtk dicom3tools dcm2niix orthanc iproute2 util-linux rsyslog rsyslog-gnutls
+pkgs=(dcmtk dicom3tools dcm2niix orthanc orthanc-dicomweb iproute2 util-linux rsyslog rsyslog-gnutls
       python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom python3-onnx
       mricron-data ffmpeg chromium)
 missing=()

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startNode } from '../pipeline/node.js';
 import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
-import { echo } from '../send/scu.js';
+import { checkDestination, outboxDestination } from '../send/destination.js';
 import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-model.js';
 import { fault } from '../core/failpoints.js';
 import { startAudit, type AuditTrail } from '../audit/index.js';
@@ -68,8 +68,8 @@ export async function serve(opts: { config: string }): Promise<void> {
         destinations: config.destinations.map((d) => d.name),
         echo: async (name) => {
           const d = config.destinations.find((x) => x.name === name)!;
-          const r = await echo(d.host, d.port, { callingAeTitle: config.send.callingAeTitle ?? config.dicom.aeTitle, calledAeTitle: d.aeTitle });
-          if (!r.ok) throw new Error(r.error ?? `status 0x${(r.status ?? 0).toString(16)}`);
+          const r = await checkDestination(outboxDestination(d, config));
+          if (!r.ok) throw new Error(r.error);
         },
       }),
       renderDir: join(config.storage.dir, 'admin', 'pictures'),

@@ -10,15 +10,53 @@ const aeTitle = z
 
 const port = z.number().int().min(0).max(65535);
 
-export const destinationSchema = z.object({
+const pemFiles = z.object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict();
+
+const dimseDestination = z.object({
   name: z.string().min(1),
+  kind: z.literal('dimse'),
   aeTitle,
   host: z.string().min(1),
   port: port.min(1),
-  tls: z.object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict().nullable().optional(),
+  tls: pemFiles.nullable().optional(),
   // IOCM: a Key Object Selection Document "Rejected for Quality Reasons" for each superseded derived series.
   rejectSuperseded: z.boolean().default(false),
 });
+
+// A secret is given as the value, a file holding it or an environment variable naming it.
+const optionalSecret = z.string().min(1).optional();
+const stowAuth = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('bearer'), token: optionalSecret, tokenFile: optionalSecret, tokenEnv: optionalSecret }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1), password: optionalSecret, passwordFile: optionalSecret, passwordEnv: optionalSecret }).strict(),
+]);
+
+const stowDestination = z
+  .object({
+    name: z.string().min(1),
+    kind: z.literal('stowrs'),
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL (the STOW-RS endpoint)' }),
+    auth: stowAuth.nullable().optional(),
+    tls: pemFiles.nullable().optional(),
+    batchSize: z.number().int().min(1).max(10_000).default(20),
+    rejectSuperseded: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    const u = new URL(d.url);
+    if (u.username || u.password) ctx.addIssue({ code: 'custom', path: ['url'], message: 'no credentials in the URL (they would be logged); use auth' });
+    if (d.tls && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs an https:// url' });
+    if (d.auth) {
+      const keys = d.auth.type === 'bearer' ? (['token', 'tokenFile', 'tokenEnv'] as const) : (['password', 'passwordFile', 'passwordEnv'] as const);
+      const given = keys.filter((k) => (d.auth as Record<string, unknown>)[k] !== undefined);
+      if (given.length !== 1) ctx.addIssue({ code: 'custom', path: ['auth'], message: `${d.auth.type} auth needs exactly one of ${keys.join(', ')}` });
+    }
+  });
+
+/** A DICOM (C-STORE) destination unless kind says stowrs; existing configurations have no kind. */
+export const destinationSchema = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && (v as { kind?: unknown }).kind === undefined ? { ...v, kind: 'dimse' } : v),
+  z.discriminatedUnion('kind', [dimseDestination, stowDestination]),
+);
 
 export const configSchema = z
   .object({

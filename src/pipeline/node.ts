@@ -13,7 +13,7 @@ import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
 import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
 import { Outbox } from '../send/outbox.js';
-import { storeFiles } from '../send/scu.js';
+import { outboxDestination, sendFiles } from '../send/destination.js';
 import { rulesFromConfig } from './rules-from-config.js';
 import { createInterpolator } from './interpolator.js';
 import { failpoint } from '../core/failpoints.js';
@@ -79,16 +79,14 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
 
   const outbox = new Outbox({
     dir: join(dir, 'outbox'),
-    destinations: cfg.destinations.map((d) => ({
-      ...d,
-      callingAeTitle: cfg.send.callingAeTitle ?? cfg.dicom.aeTitle,
-      tls: d.tls ? loadTlsFiles(d.tls, `destinations.${d.name}.tls`) : undefined,
-    })),
-    send: (d, files) => storeFiles(d, files, { associationMs: cfg.send.timeoutSeconds * 1000, pduMs: cfg.send.timeoutSeconds * 1000 }),
+    destinations: cfg.destinations.map((d) => outboxDestination(d, cfg)),
+    // DIMSE C-STORE or STOW-RS after the destination's kind.
+    send: (d, files) => sendFiles(d, files, cfg.send.timeoutSeconds * 1000),
     log: log.child({ stage: 'send' }),
     onFinished: (entry, d, delivered) => {
       if (!entry.subject) return;
-      const to = d ? { aeTitle: d.aeTitle, host: d.host } : { aeTitle: entry.destination };
+      // A STOW-RS destination is named by its URL's host (it has no AE title).
+      const to = !d ? { aeTitle: entry.destination } : d.kind === 'stowrs' ? { host: new URL(d.url).host } : { aeTitle: d.aeTitle, host: d.host };
       audit.record({ kind: 'sent', to, study: entry.subject, outcome: delivered ? 0 : 8 });
     },
     backoff: {

@@ -11,8 +11,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type Logger } from '../core/log.js';
-import { storeFiles, type StoreDestination, type StoreResult } from './scu.js';
+import type { StoreResult } from './scu.js';
+import { sendFiles, type OutboxDestination } from './destination.js';
 import type { AuditStudy } from '../core/audit.js';
+
+export type { OutboxDestination } from './destination.js';
 
 export type OutboxState = 'queued' | 'sending' | 'done' | 'dead';
 
@@ -52,16 +55,13 @@ export function backoffDelay(failures: number, b: BackoffOptions = {}): number {
   return Math.min(o.maxMs, o.baseMs * o.factor ** Math.max(0, failures - 1));
 }
 
-export interface OutboxDestination extends StoreDestination {
-  name: string;
-}
-
-export type SendFn = (dest: StoreDestination, files: string[]) => Promise<StoreResult[]>;
+export type SendFn = (dest: OutboxDestination, files: string[]) => Promise<StoreResult[]>;
 
 export interface OutboxOptions {
   /** The outbox directory itself (the node uses <storage.dir>/outbox). */
   dir: string;
   destinations: OutboxDestination[];
+  /** Default: sendFiles (DIMSE or STOW-RS after the destination's kind). */
   send?: SendFn;
   log?: Logger;
   backoff?: BackoffOptions;
@@ -96,7 +96,7 @@ export class Outbox {
 
   constructor(o: OutboxOptions) {
     this.dir = o.dir;
-    this.send = o.send ?? storeFiles;
+    this.send = o.send ?? sendFiles;
     this.log = o.log ?? logger('send');
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
     this.destinations = new Map(o.destinations.map((d) => [d.name, d]));

@@ -4,61 +4,21 @@
 // the derived series must appear in Orthanc with the expected instance count, geometry and
 // references, read back through Orthanc's REST API.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MR_DIR, dcmtkEnv, freePort, waitForPort } from '../helpers/peers.js';
+import { MR_DIR, freePort } from '../helpers/peers.js';
+import { startOrthanc, type Orthanc } from '../helpers/orthanc.js';
 import { haveTool, listFiles, readInstance } from '../helpers/dicom-tools.js';
 import { serve, type Served } from '../helpers/serve.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LUA = join(ROOT, 'deploy/route-to-interslice.lua');
 
-interface Orthanc {
-  http: string;
-  dicomPort: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startOrthanc(dir: string, nodePort: number, dicomPort: number, lua: boolean): Promise<Orthanc> {
-  const httpPort = await freePort();
-  mkdirSync(join(dir, 'db'), { recursive: true });
-  const cfg = {
-    Name: 'test PACS',
-    DicomAet: 'ORTHANC',
-    DicomPort: dicomPort,
-    HttpPort: httpPort,
-    RemoteAccessAllowed: false,
-    AuthenticationEnabled: false,
-    StorageDirectory: join(dir, 'db'),
-    IndexDirectory: join(dir, 'db'),
-    StableAge: 2,
-    DicomModalities: { interslice: { AET: 'INTERSLICE', Host: '127.0.0.1', Port: nodePort } },
-    LuaScripts: lua ? [LUA] : [],
-    Plugins: [],
-  };
-  writeFileSync(join(dir, 'orthanc.json'), JSON.stringify(cfg));
-  const child: ChildProcess = spawn('Orthanc', [join(dir, 'orthanc.json')], { env: dcmtkEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitForPort(httpPort, '127.0.0.1', 30_000);
-  await waitForPort(dicomPort, '127.0.0.1', 30_000);
-  return {
-    http: `http://127.0.0.1:${httpPort}`,
-    dicomPort,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+function startRoutingOrthanc(dir: string, nodePort: number, dicomPort: number, lua: boolean): Promise<Orthanc> {
+  return startOrthanc({ dir, dicomPort, modalities: { interslice: { AET: 'INTERSLICE', Host: '127.0.0.1', Port: nodePort } }, luaScripts: lua ? [LUA] : [] });
 }
 
 async function rest<T = unknown>(o: Orthanc, path: string, body?: unknown): Promise<T> {
@@ -168,7 +128,7 @@ describe('Orthanc round trip', { skip: haveTool('Orthanc') ? false : 'Orthanc no
   });
 
   it('REST "store to modality": the derived series comes back into Orthanc', async () => {
-    orthanc = await startOrthanc(join(work, 'orthanc-rest'), nodePort, orthancDicomPort, false);
+    orthanc = await startRoutingOrthanc(join(work, 'orthanc-rest'), nodePort, orthancDicomPort, false);
     const seriesId = await upload(orthanc, 'siemens-asl-6mm-thick-7.5mm-spacing');
     const echo = await rest<unknown>(orthanc, '/modalities/interslice/echo', {});
     assert.ok(echo !== undefined);
@@ -180,7 +140,7 @@ describe('Orthanc round trip', { skip: haveTool('Orthanc') ? false : 'Orthanc no
   });
 
   it('Lua rule on stable series: routed automatically, derived series back, not routed again', async () => {
-    orthanc = await startOrthanc(join(work, 'orthanc-lua'), nodePort, orthancDicomPort, true);
+    orthanc = await startRoutingOrthanc(join(work, 'orthanc-lua'), nodePort, orthancDicomPort, true);
     await upload(orthanc, 'philips-pcasl-oblique-4mm');
     const derived = await waitForDerived(orthanc, 157);
     await checkDerived(orthanc, derived, 'philips-pcasl-oblique-4mm', 157, 1);

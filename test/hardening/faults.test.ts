@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import winston from 'winston';
 import { backoffDelay, Outbox, type OutboxEntry } from '../../src/send/outbox.js';
-import { storeFiles } from '../../src/send/scu.js';
+import { sendFiles } from '../../src/send/destination.js';
 import { freePort, MR_DIR, startStorescp, storescu } from '../helpers/peers.js';
 import { pacsContent } from './pacs.js';
 import { serve, until } from '../helpers/serve.js';
@@ -34,7 +34,7 @@ function outbox(dir: string, port: number, log: winston.Logger, o: { maxAttempts
   return new Outbox({
     dir,
     destinations: [{ name: 'pacs', aeTitle: 'PACS', host: '127.0.0.1', port, callingAeTitle: 'INTERSLICE' }],
-    send: (d, f) => storeFiles(d, f, { associationMs: o.timeoutMs ?? 5000, pduMs: o.timeoutMs ?? 5000 }),
+    send: (d, f) => sendFiles(d, f, o.timeoutMs ?? 5000),
     log,
     backoff: { baseMs: 200, maxMs: 800, maxAttempts: o.maxAttempts },
     pollMs: 50,

@@ -8,6 +8,7 @@ import winston from 'winston';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
 import { backoffDelay, Outbox, type OutboxDestination } from '../../src/send/outbox.js';
 import { echo, storeFiles } from '../../src/send/scu.js';
+import { sendFiles } from '../../src/send/destination.js';
 import { datasetBytes, freePort, MR_DIR, startStorescp, type Storescp } from '../helpers/peers.js';
 
 const HOST = '127.0.0.1';
@@ -138,7 +139,7 @@ describe('C-STORE / C-ECHO SCU and the outbox with DCMTK storescp', () => {
       backoff: { baseMs: 1, maxAttempts: 2 },
       send: async (d, f) => {
         calls.push(f);
-        return storeFiles(d, f);
+        return sendFiles(d, f);
       },
     });
     await outbox.enqueue('1.2.3.5', [...files, missing], ['pacs']);

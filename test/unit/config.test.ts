@@ -49,7 +49,8 @@ describe('configuration', () => {
     });
     assert.equal(config.dicom.port, 4242);
     assert.equal(config.pipeline.stableSeconds, 5);
-    assert.deepEqual(config.destinations, [{ name: 'pacs', aeTitle: 'PACS', host: '10.1.2.3', port: 4243, rejectSuperseded: false }]);
+    // A destination without kind is a DICOM (C-STORE) one, as every configuration before STOW-RS.
+    assert.deepEqual(config.destinations, [{ name: 'pacs', kind: 'dimse', aeTitle: 'PACS', host: '10.1.2.3', port: 4243, rejectSuperseded: false }]);
     assert.equal(envOverrides.length, 4);
   });
 
@@ -73,6 +74,30 @@ describe('configuration', () => {
       loadConfig(DEFAULT, { INTERSLICE__DESTINATIONS: '[{name: a, aeTitle: A, host: h, port: 1}, {name: a, aeTitle: B, host: h, port: 2}]' }),
     );
     assert.ok(p.some((x) => /duplicate destination name/.test(x)), p.join('\n'));
+  });
+
+  it('a STOW-RS destination: url, auth from one source, batchSize 20 by default', () => {
+    const env = (d: string) => ({ INTERSLICE__DESTINATIONS: `[${d}]` });
+    const { config } = loadConfig(DEFAULT, env('{name: web, kind: stowrs, url: "https://pacs:8443/dicom-web/studies", auth: {type: bearer, tokenEnv: T}, tls: {ca: /ca.pem}}'));
+    assert.deepEqual(config.destinations, [
+      { name: 'web', kind: 'stowrs', url: 'https://pacs:8443/dicom-web/studies', auth: { type: 'bearer', tokenEnv: 'T' }, tls: { ca: '/ca.pem' }, batchSize: 20 },
+    ]);
+    const refused = (d: string, key: RegExp) => {
+      const p = problems(() => loadConfig(DEFAULT, env(d)));
+      assert.ok(p.some((x) => key.test(x)), `${d}\n${p.join('\n')}`);
+    };
+    refused('{name: web, kind: stowrs}', /^destinations\.0\.url:/);
+    refused('{name: web, kind: stowrs, url: "ftp://pacs/x"}', /^destinations\.0\.url:/);
+    refused('{name: web, kind: stowrs, url: "http://u:p@pacs/dicom-web/studies"}', /^destinations\.0\.url: no credentials/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", tls: {ca: /ca.pem}}', /^destinations\.0\.tls: .*https/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", auth: {type: basic, username: u}}', /^destinations\.0\.auth: .*exactly one of password, passwordFile, passwordEnv/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", auth: {type: bearer, token: a, tokenFile: /t}}', /^destinations\.0\.auth: .*exactly one/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", aeTitle: PACS}', /aeTitle/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", batchSize: 0}', /^destinations\.0\.batchSize:/);
+    // A DICOM destination still needs its AE title, host and port; an unknown kind is refused.
+    refused('{name: pacs, host: h, port: 104}', /^destinations\.0\.aeTitle:/);
+    refused('{name: pacs, kind: dimse, aeTitle: A, host: h}', /^destinations\.0\.port:/);
+    refused('{name: pacs, kind: wado, url: "http://pacs/s"}', /^destinations\.0\.kind:/);
   });
 
   it('a missing or unparsable file is a ConfigError naming the file', () => {
