@@ -80,7 +80,7 @@ describe('configuration', () => {
     const env = (d: string) => ({ INTERSLICE__DESTINATIONS: `[${d}]` });
     const { config } = loadConfig(DEFAULT, env('{name: web, kind: stowrs, url: "https://pacs:8443/dicom-web/studies", auth: {type: bearer, tokenEnv: T}, tls: {ca: /ca.pem}}'));
     assert.deepEqual(config.destinations, [
-      { name: 'web', kind: 'stowrs', url: 'https://pacs:8443/dicom-web/studies', auth: { type: 'bearer', tokenEnv: 'T' }, tls: { ca: '/ca.pem' }, batchSize: 20 },
+      { name: 'web', kind: 'stowrs', url: 'https://pacs:8443/dicom-web/studies', auth: { type: 'bearer', tokenEnv: 'T' }, tls: { ca: '/ca.pem' }, batchSize: 20, rejectSuperseded: false },
     ]);
     const refused = (d: string, key: RegExp) => {
       const p = problems(() => loadConfig(DEFAULT, env(d)));
