@@ -25,6 +25,13 @@ function method(v: string): 'cubic' | 'linear' | 'model' {
   return v;
 }
 
+function factorList(v: string): number[] {
+  return v.split(',').map((x) => integerFactor(x.trim()));
+}
+function methodList(v: string): ('cubic' | 'linear' | 'model')[] {
+  return v.split(',').map((x) => method(x.trim()));
+}
+
 const program = new Command();
 program
   .name('interslice')
@@ -70,16 +77,17 @@ program
 
 program
   .command('eval')
-  .description('measure interpolation quality on an isotropic volume (drop slices, rebuild, PSNR/SSIM)')
-  .argument('<volume>', 'DICOM series folder or NIfTI file')
-  .requiredOption('--factor <n>', 'keep every n-th slice', integerFactor)
-  .option('--method <method>', 'cubic | linear | model', method, 'model')
+  .description('measure interpolation quality on isotropic volumes (drop slices, rebuild, PSNR/SSIM): one figure, or a table of volumes x factors with linear, cubic, model and the model\'s gain')
+  .argument('<volumes...>', 'DICOM series folders or NIfTI files')
+  .requiredOption('--factor <n[,n...]>', 'keep every n-th slice (a comma list gives one row per factor)', factorList)
+  .option('--method <method[,method...]>', 'cubic | linear | model, or a comma list (default: all three, as a table)', methodList)
   .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v2.onnx')
   .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
+  .option('--adapt', 'adapt the model to each volume first (not implemented yet: refused)')
   .option('--json', 'print JSON')
-  .action(async (volume: string, opts) => {
+  .action(async (volumes: string[], opts) => {
     const { evalCommand } = await import('./eval.js');
-    process.exitCode = await evalCommand(volume, opts);
+    process.exitCode = await evalCommand(volumes, opts);
   });
 
 program

@@ -1,0 +1,140 @@
+// `interslice eval` over several volumes and factors: the real command on two small crops of the
+// evaluation volumes prints one table (per volume and factor: linear, cubic, model, the model's
+// gain over the better classical method, and the mean row), and each of its figures equals the
+// one the single-volume path (runEvalOnVolume) gives for that volume and factor.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable, type Volume } from '../../src/evaluate/index.js';
+import { REPO, SHARED } from '../training/py.js';
+
+const run = promisify(execFile);
+const EVAL = join(SHARED, 'data', 'mr-3d', 'eval');
+const MODEL = join(REPO, 'models', 'interslice-v2.onnx');
+const CLI = join(REPO, 'bin', 'interslice.js');
+
+/** A float32 NIfTI-1 file of a sub-block of `v` (slices s0.., rows r0.., cols c0..). */
+function niftiCrop(v: Volume, s0: number, ns: number, r0: number, nr: number, c0: number, nc: number): Buffer {
+  const buf = Buffer.alloc(352 + ns * nr * nc * 4);
+  buf.writeInt32LE(348, 0);
+  [3, nc, nr, ns, 1, 1, 1, 1].forEach((d, i) => buf.writeInt16LE(d, 40 + 2 * i));
+  buf.writeInt16LE(16, 70); // float32
+  buf.writeInt16LE(32, 72);
+  [1, v.spacing[2], v.spacing[1], v.spacing[0], 1, 1, 1, 1].forEach((d, i) => buf.writeFloatLE(d, 76 + 4 * i));
+  buf.writeFloatLE(352, 108);
+  buf.writeFloatLE(1, 112);
+  buf.write('n+1\0', 344, 'latin1');
+  let o = 352;
+  for (let s = s0; s < s0 + ns; s++)
+    for (let r = r0; r < r0 + nr; r++)
+      for (let c = c0; c < c0 + nc; c++, o += 4) buf.writeFloatLE(v.data[(s * v.rows + r) * v.cols + c], o);
+  return buf;
+}
+
+let dir: string;
+let vols: string[];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'interslice-eval-table-'));
+  vols = [];
+  for (const name of ['stroke-t1-8bit', 'stroke-t2-8bit']) {
+    const v = loadVolume(join(EVAL, `${name}.nii.gz`));
+    const path = join(dir, `${name}-crop.nii`);
+    // 25 central slices of a 96 x 80 block around the middle: brain, not just background
+    await writeFile(path, niftiCrop(v, 58, 25, 32, 96, 22, 80));
+    vols.push(path);
+  }
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'eval', ...args], { cwd: REPO, timeout: 120_000, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+test('eval over two volumes and factors 2,4: a table whose figures are the single-volume ones', async () => {
+  const json = await cli([...vols, '--factor', '2,4', '--model', MODEL, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const table = JSON.parse(json.stdout) as EvalTable;
+  assert.deepEqual(table.methods, ['linear', 'cubic', 'model']);
+  assert.deepEqual(table.rows.map((r) => [r.volume, r.factor]), [[vols[0], 2], [vols[0], 4], [vols[1], 2], [vols[1], 4]]);
+
+  const methods: EvalMethod[] = ['linear', 'cubic', 'model'];
+  const expected = new Map<string, Record<EvalMethod, { psnr: number; ssim: number }>>();
+  for (const path of vols) {
+    const vol = loadVolume(path);
+    for (const factor of [2, 4]) {
+      const e = {} as Record<EvalMethod, { psnr: number; ssim: number }>;
+      for (const method of methods) {
+        const r = await runEvalOnVolume(vol, { volume: path, factor, method, modelPath: MODEL });
+        e[method] = { psnr: r.psnr, ssim: r.ssim };
+      }
+      expected.set(`${path}|${factor}`, e);
+    }
+  }
+  for (const row of table.rows) {
+    const e = expected.get(`${row.volume}|${row.factor}`)!;
+    for (const m of methods) {
+      assert.ok(Math.abs(row.scores[m]!.psnr - e[m].psnr) < 1e-9, `${row.volume} k=${row.factor} ${m} psnr ${row.scores[m]!.psnr} vs ${e[m].psnr}`);
+      assert.ok(Math.abs(row.scores[m]!.ssim - e[m].ssim) < 1e-12, `${row.volume} k=${row.factor} ${m} ssim`);
+    }
+    const bestP = Math.max(e.linear.psnr, e.cubic.psnr);
+    const bestS = Math.max(e.linear.ssim, e.cubic.ssim);
+    assert.ok(Math.abs(row.gain!.psnr - (e.model.psnr - bestP)) < 1e-9, 'psnr gain over the better classical method');
+    assert.ok(Math.abs(row.gain!.ssim - (e.model.ssim - bestS)) < 1e-12, 'ssim gain over the better classical method');
+    assert.equal(row.gain!.psnrOver, e.cubic.psnr > e.linear.psnr ? 'cubic' : 'linear');
+  }
+  // the mean row: the mean over the four rows of the independently computed figures
+  const all = [...expected.values()];
+  for (const m of methods) {
+    const mp = all.reduce((a, e) => a + e[m].psnr, 0) / all.length;
+    assert.ok(Math.abs(table.mean.scores[m]!.psnr - mp) < 1e-9, `mean ${m} psnr`);
+  }
+  const mg = all.reduce((a, e) => a + e.model.psnr - Math.max(e.linear.psnr, e.cubic.psnr), 0) / all.length;
+  assert.ok(Math.abs(table.mean.gain!.psnr - mg) < 1e-9, 'mean gain');
+
+  // The text table: a header, one line per volume and factor, the mean line; the figures rounded
+  const text = await cli([...vols, '--factor', '2,4', '--model', MODEL]);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.split('\n');
+  assert.match(lines[0], /^volume\s+factor\s+linear PSNR\s+linear SSIM\s+cubic PSNR\s+cubic SSIM\s+model PSNR\s+model SSIM\s+gain PSNR\s+gain SSIM$/);
+  const body = lines.slice(1, 6).map((l) => l.split(/\s{2,}/));
+  assert.deepEqual(body.slice(0, 4).map((c) => c.slice(0, 2).join(' ')), ['stroke-t1-8bit-crop drop-2', 'stroke-t1-8bit-crop drop-4', 'stroke-t2-8bit-crop drop-2', 'stroke-t2-8bit-crop drop-4']);
+  assert.equal(body[4][0], 'mean');
+  assert.equal(lines[6], '', 'the table ends after the mean line');
+  const e0 = expected.get(`${vols[0]}|2`)!;
+  assert.deepEqual(body[0].slice(2, 8), [e0.linear.psnr.toFixed(2), e0.linear.ssim.toFixed(4), e0.cubic.psnr.toFixed(2), e0.cubic.ssim.toFixed(4), e0.model.psnr.toFixed(2), e0.model.ssim.toFixed(4)]);
+  const mm = all.reduce((a, e) => a + e.model.psnr, 0) / all.length;
+  // the mean line has no factor cell: mean, then linear/cubic/model PSNR and SSIM, then the gains
+  assert.equal(body[4][5], mm.toFixed(2));
+  assert.equal(body[4][7], `${mg >= 0 ? '+' : ''}${mg.toFixed(2)}`);
+});
+
+test('eval keeps the single-volume usage: one volume, one factor, one method prints one figure', async () => {
+  const r = await cli([vols[0], '--factor', '2', '--method', 'cubic', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { psnr: number; method: string };
+  const direct = await runEvalOnVolume(loadVolume(vols[0]), { volume: vols[0], factor: 2, method: 'cubic' });
+  assert.equal(res.method, 'cubic');
+  assert.ok(Math.abs(res.psnr - direct.psnr) < 1e-9);
+});
+
+test('eval --adapt is refused, naming what is missing', async () => {
+  const r = await cli([vols[0], '--factor', '2', '--adapt']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--adapt is not available/);
+  assert.match(r.stderr, /adaptation .*not implemented/);
+  assert.equal(r.stdout, '');
+});
