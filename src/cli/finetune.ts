@@ -30,16 +30,41 @@ export interface FinetuneOptions {
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
 export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/v2/s3/model.pt', 'training/runs/v2/s2/model.pt'];
 
-const python = () => process.env.INTERSLICE_PYTHON ?? '/usr/bin/python3';
+/** The Python that runs the training package: INTERSLICE_PYTHON, else Debian's /usr/bin/python3. */
+export const python = () => process.env.INTERSLICE_PYTHON || '/usr/bin/python3';
 
-/** Runs python3 -m training ARGS from the repository root; each output line goes to `onLine`. */
-function runTraining(args: string[], onLine: (line: string) => void): Promise<number> {
+/** What `python -m training finetune-self` and `export` import, with the Debian package of each. */
+export const PYTHON_MODULES: [module: string, debianPackage: string][] = [
+  ['torch', 'python3-torch'],
+  ['numpy', 'python3-numpy'],
+  ['scipy', 'python3-scipy'],
+  ['pydicom', 'python3-pydicom'],
+  ['onnx', 'python3-onnx'],
+];
+
+/** Output lines kept per step, shown when it fails. */
+const TAIL_LINES = 40;
+
+interface StepResult {
+  code: number;
+  /** the last TAIL_LINES lines of stdout and stderr, in the order they came */
+  tail: string[];
+}
+
+/** Runs `python ARGS` from the repository root; each output line goes to `onLine`. */
+function runPython(args: string[], onLine: (line: string) => void): Promise<StepResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(python(), ['-m', 'training', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python(), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const line = (l: string) => {
+      tail.push(l);
+      if (tail.length > TAIL_LINES) tail.shift();
+      onLine(l);
+    };
     const split = (buf: { rest: string }) => (d: Buffer) => {
       const parts = (buf.rest + d.toString()).split('\n');
       buf.rest = parts.pop() ?? '';
-      parts.filter((l) => l.trim()).forEach(onLine);
+      parts.filter((l) => l.trim()).forEach(line);
     };
     const out = { rest: '' };
     const err = { rest: '' };
@@ -47,10 +72,45 @@ function runTraining(args: string[], onLine: (line: string) => void): Promise<nu
     child.stderr.on('data', split(err));
     child.on('error', reject);
     child.on('close', (code) => {
-      [out.rest, err.rest].filter((l) => l.trim()).forEach(onLine);
-      resolveRun(code ?? 1);
+      [out.rest, err.rest].filter((l) => l.trim()).forEach(line);
+      resolveRun({ code: code ?? 1, tail });
     });
   });
+}
+
+/** python -m training ARGS. */
+function runTraining(args: string[], onLine: (line: string) => void): Promise<StepResult> {
+  return runPython(['-m', 'training', ...args], onLine);
+}
+
+/**
+ * Whether the Python imports what the training package needs; the problems (none: ready), each
+ * naming the missing module and the Debian package that provides it.
+ */
+export async function checkPython(): Promise<string[]> {
+  const script = [
+    'import importlib, json',
+    'missing = {}',
+    `for m in ${JSON.stringify(PYTHON_MODULES.map(([m]) => m))}:`,
+    '    try: importlib.import_module(m)',
+    '    except Exception as e: missing[m] = "%s: %s" % (type(e).__name__, e)',
+    'print("INTERSLICE-CHECK " + json.dumps(missing))',
+  ].join('\n');
+  let res: StepResult;
+  try {
+    res = await runPython(['-c', script], () => undefined);
+  } catch (e) {
+    return [`cannot run ${python()} (${(e as Error).message}): install Python 3 (apt-get install python3) or set INTERSLICE_PYTHON to a python3 that has the packages below`];
+  }
+  const report = res.tail.find((l) => l.startsWith('INTERSLICE-CHECK '));
+  if (res.code !== 0 || !report) return [`${python()} -c failed (exit ${res.code}):\n${res.tail.join('\n')}`];
+  const missing = JSON.parse(report.slice('INTERSLICE-CHECK '.length)) as Record<string, string>;
+  return PYTHON_MODULES.filter(([m]) => m in missing).map(([m, pkg]) => `module ${m} cannot be imported (${missing[m]}); install it with: apt-get install ${pkg}`);
+}
+
+/** Reports a failed step with the last lines it printed (its traceback, usually). */
+function stepFailed(step: string, res: StepResult): void {
+  console.error(`finetune: ${step} failed (exit ${res.code}); its last output:\n${res.tail.map((l) => `  | ${l}`).join('\n')}`);
 }
 
 function say(msg: string): void {
@@ -71,6 +131,15 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
     );
     return 2;
   }
+  const missing = await checkPython();
+  if (missing.length) {
+    console.error(
+      `finetune: ${python()} cannot run the training package (set INTERSLICE_PYTHON to use another python3):\n` +
+        missing.map((p) => `  - ${p}`).join('\n') +
+        `\n  (all of them: apt-get install ${PYTHON_MODULES.map(([, pkg]) => pkg).join(' ')})`,
+    );
+    return 2;
+  }
   const out = resolve(opts.out);
   const work = await mkdtemp(join(tmpdir(), 'interslice-finetune-'));
   const started = Date.now();
@@ -87,23 +156,23 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
       say(`  training: ${elapsed.toFixed(0)} s elapsed, ETA at most ${Math.max(0, minutes * 60 - elapsed).toFixed(0)} s (time cap) + export`);
       last = Date.now();
     }, 5_000);
-    let code = await runTraining(args, (l) => {
+    const trained = await runTraining(args, (l) => {
       last = Date.now();
       say(`  ${l.replace(/^\[[^\]]*\]\s*/, '')}`);
     }).finally(() => clearInterval(heartbeat));
-    if (code !== 0) {
-      console.error(`finetune: the training stage failed (exit ${code}); see the lines above`);
+    if (trained.code !== 0) {
+      stepFailed('the training stage', trained);
       return 1;
     }
     const result = JSON.parse(await readFile(join(work, 'result.json'), 'utf8')) as { heldout_before: number; heldout_after: number; fell_back: boolean };
     const version = opts.version ?? `1.0.0-site.${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
     say(`finetune 2/3: export to ONNX (version ${version})`);
     const tmpOnnx = join(work, 'model.onnx');
-    code = await runTraining(['export', '--ckpt', join(work, 'model.pt'), '--out', tmpOnnx, '--version', version], (l) => {
+    const exported = await runTraining(['export', '--ckpt', join(work, 'model.pt'), '--out', tmpOnnx, '--version', version], (l) => {
       if (/^exported /.test(l)) say(`  ${l}`);
     });
-    if (code !== 0) {
-      console.error(`finetune: export failed (exit ${code})`);
+    if (exported.code !== 0) {
+      stepFailed('export', exported);
       return 1;
     }
     say('finetune 3/3: parity and sanity check of the new model');
