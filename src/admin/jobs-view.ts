@@ -3,7 +3,7 @@
 // copying objects), so no patient attribute or file path can slip into the answer.
 import { jobKey, PictureStore } from './pictures.js';
 import type { AdminJob, OutboxEntryView } from './node-view.js';
-import { CUTS } from './render.js';
+import { CUTS, type PictureKind } from './render.js';
 
 export interface DeliveryView {
   destination?: string;
@@ -23,7 +23,7 @@ export interface StackView {
   error?: string;
   derived?: { seriesInstanceUid: string; sliceCount: number; spacingMm: number; deliveries: DeliveryView[] };
   /** Picture URLs per cut, present when the stack was processed. */
-  pictures?: { cut: string; source: string; derived: string }[];
+  pictures?: { cut: string; source: string; viewer: string; derived: string }[];
 }
 
 export interface JobView {
@@ -41,7 +41,7 @@ export interface JobView {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export function pictureUrl(job: AdminJob, stackIndex: number, cut: string, which: 'source' | 'derived'): string {
+export function pictureUrl(job: AdminJob, stackIndex: number, cut: string, which: PictureKind): string {
   return `/jobs/${jobKey(job.id)}/${stackIndex}-${cut}-${which}.png`;
 }
 
@@ -69,7 +69,7 @@ export function jobView(job: AdminJob, outbox: OutboxEntryView[]): JobView {
       };
     }
     if (PictureStore.hasPictures(job, index)) {
-      v.pictures = CUTS.map((cut) => ({ cut, source: pictureUrl(job, index, cut, 'source'), derived: pictureUrl(job, index, cut, 'derived') }));
+      v.pictures = CUTS.map((cut) => ({ cut, source: pictureUrl(job, index, cut, 'source'), viewer: pictureUrl(job, index, cut, 'viewer'), derived: pictureUrl(job, index, cut, 'derived') }));
     }
     return v;
   });

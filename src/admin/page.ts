@@ -2,6 +2,7 @@
 // few seconds. No script, no external resources (the admin port may be on an isolated network).
 import type { JobView, StackView } from './jobs-view.js';
 import type { PictureState } from './pictures.js';
+import { PICTURE_KINDS, type PictureKind } from './render.js';
 import type { DeadLetterView, SupersededView } from './node-view.js';
 
 export interface PageInput {
@@ -30,8 +31,9 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:0}
 .done{background:#d9f2dc;color:#1d6b2a}.failed{background:#f8d7da;color:#8a1c25}.running{background:#dbe8fb;color:#1f4f96}.waiting{background:#eee;color:#555}
 table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-align:top}
 .uid{font-family:ui-monospace,monospace;font-size:.85em;color:#555}
-.pics{display:grid;grid-template-columns:auto auto;gap:.4em 1em;justify-content:start;margin-top:.5em}
-figure{margin:0}figcaption{font-size:.85em;color:#555}img{background:#000;display:block;max-width:480px;height:auto}
+.pics{display:grid;grid-template-columns:auto auto auto;gap:.4em 1em;justify-content:start;margin-top:.5em}
+figure{margin:0}figcaption{font-size:.85em;color:#555}img{background:#000;display:block;max-width:360px;height:auto}
+.wl{grid-column:1/-1;font-size:.85em;color:#555}
 .note{color:#8a5a00}`;
 
 function pictures(job: JobView, s: StackView, state: PictureState | undefined): string {
@@ -40,15 +42,30 @@ function pictures(job: JobView, s: StackView, state: PictureState | undefined): 
   if (state.state === 'failed') return `<p class="note">No pictures: ${escapeHtml(state.error)}</p>`;
   const cells = state.pairs.flatMap((pair) => {
     const urls = s.pictures!.find((p) => p.cut === pair.cut)!;
-    const fig = (which: 'source' | 'derived') => {
+    const fig = (which: PictureKind) => {
       const pic = pair[which];
-      const caption = `${which === 'source' ? 'Before (source)' : 'After (derived)'}: ${pair.plane} reformat`;
+      const caption = `${CAPTIONS[which]}: ${pair.plane} reformat`;
       // Shown at twice the rendered size (CSS keeps the aspect ratio when max-width bites).
       return `<figure><img src="${escapeHtml(urls[which])}" width="${pic.width * 2}" height="${pic.height * 2}" alt="${escapeHtml(caption)}" data-plane="${pair.plane}" data-which="${which}"><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
     };
-    return [fig('source'), fig('derived')];
+    return PICTURE_KINDS.map(fig);
   });
-  return `<div class="pics">${cells.join('')}</div>`;
+  const w = state.pairs[0]?.window;
+  const wl = w
+    ? `<p class="wl">One window for all pictures: ${fmt(w.low)} to ${fmt(w.high)} (level ${fmt((w.low + w.high) / 2)}, width ${fmt(w.high - w.low)}), the 1st to 99th percentile of the acquired values in these cuts.</p>`
+    : '';
+  return `<div class="pics">${cells.join('')}${wl}</div>`;
+}
+
+const CAPTIONS: Record<PictureKind, string> = {
+  source: 'As acquired (nearest source slice)',
+  viewer: 'What a viewer shows (linear between source slices)',
+  derived: 'Derived series',
+};
+
+/** A window value: whole numbers as they are, others to 3 significant digits. */
+function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
 }
 
 function stackRow(s: StackView): string {

@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { StackLoader } from './load-stack.js';
 import type { AdminJob, AdminNode } from './node-view.js';
-import { renderBeforeAfter, type PicturePair } from './render.js';
+import { PICTURE_KINDS, renderBeforeAfter, type PicturePair } from './render.js';
 
 /** The URL-safe key of a job (its id holds study and series UIDs and a slash). */
 export function jobKey(jobId: string): string {
   return createHash('sha256').update(jobId).digest('hex').slice(0, 16);
 }
 
-/** Picture names as served: "<stack index>-<cut>-<source|derived>.png". */
-export const PICTURE_NAME = /^(\d{1,4})-(column|row)-(source|derived)\.png$/;
+/** Picture names as served: "<stack index>-<cut>-<source|viewer|derived>.png". */
+export const PICTURE_NAME = /^(\d{1,4})-(column|row)-(source|viewer|derived)\.png$/;
 
 export type PictureState = { state: 'ready'; pairs: PicturePair[] } | { state: 'failed'; error: string } | { state: 'none' };
 
@@ -45,7 +45,8 @@ export class PictureStore {
     if (error) return { state: 'failed', error };
     try {
       const pairs = JSON.parse(await readFile(join(folder, 'manifest.json'), 'utf8')) as PicturePair[];
-      return { state: 'ready', pairs };
+      // A manifest of an older version (two pictures per cut, no window) is rendered again.
+      if (pairs.every((p) => p.window && PICTURE_KINDS.every((k) => p[k]))) return { state: 'ready', pairs };
     } catch {
       // Not rendered yet.
     }
@@ -87,6 +88,6 @@ export class PictureStore {
     const st = await this.ensure(job, stackIndex);
     if (st.state !== 'ready') return undefined;
     const file = `${m[2]}-${m[3]}.png`;
-    return st.pairs.some((p) => p.source.file === file || p.derived.file === file) ? join(this.folder(job, stackIndex), file) : undefined;
+    return st.pairs.some((p) => PICTURE_KINDS.some((k) => p[k].file === file)) ? join(this.folder(job, stackIndex), file) : undefined;
   }
 }

@@ -1,5 +1,6 @@
 // The status page in a real browser (Debian's chromium, headless, driven by playwright-core): it
-// loads, shows the finished job with its decision, and all four before/after pictures load.
+// loads, shows the finished job with its decision, and all twelve pictures load (per cut: as acquired,
+// as a viewer shows it, derived), captioned with the one window they share.
 // UPDATE_SCREENSHOT=1 also saves docs/status-page.png (the picture in the README).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -73,7 +74,7 @@ describe('status page in headless chromium', { skip: existsSync(CHROMIUM) ? fals
     assert.match(text, /process \(thick-slice\)/i);
     assert.match(text, /pacs: done/);
     for (const plane of ['sagittal', 'coronal']) {
-      for (const which of ['source', 'derived']) {
+      for (const which of ['source', 'viewer', 'derived']) {
         const img = job.locator(`img[data-plane="${plane}"][data-which="${which}"]`);
         assert.equal(await img.count(), 1, `${which} ${plane} picture`);
         await img.scrollIntoViewIfNeeded();
@@ -87,7 +88,15 @@ describe('status page in headless chromium', { skip: existsSync(CHROMIUM) ? fals
     }
     // Every picture on the page loaded (the brain's too).
     const sizes = await page.locator('img').evaluateAll((els) => els.map((el) => (el as HTMLImageElement).naturalWidth));
-    assert.equal(sizes.length, 8);
+    assert.equal(sizes.length, 12, 'three pictures per cut: as acquired, as a viewer shows it, derived');
+    // The captions say what each picture is and which window all of them share.
+    const figs = await job.locator('figcaption').allInnerTexts();
+    assert.deepEqual(figs.slice(0, 3), [
+      'As acquired (nearest source slice): sagittal reformat',
+      'What a viewer shows (linear between source slices): sagittal reformat',
+      'Derived series: sagittal reformat',
+    ]);
+    assert.match(await job.locator('.wl').innerText(), /^One window for all pictures: \S+ to \S+ \(level \S+, width \S+\), the 1st to 99th percentile of the acquired values in these cuts\.$/);
     assert.ok(sizes.every((w) => w > 0), JSON.stringify(sizes));
     // The skipped localizers are listed with their reason.
     assert.match(await page.locator('body').innerText(), /skip \(localizer\): A localizer/);
