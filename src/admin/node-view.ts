@@ -10,7 +10,8 @@ export type AdminJob = JobRecord;
 
 /** One outbox entry: a derived series for one destination. Only these fields are read. */
 export interface OutboxEntryView {
-  state: 'queued' | 'sending' | 'done' | 'dead';
+  /** committing: sent, waiting for the destination's storage commitment report. */
+  state: 'queued' | 'sending' | 'committing' | 'done' | 'dead';
   lastError?: string;
   /** The derived series' Series Instance UID (what the node enqueues it under). */
   seriesId?: string;

@@ -21,6 +21,8 @@ const dimseDestination = z.object({
   tls: pemFiles.nullable().optional(),
   // IOCM: a Key Object Selection Document "Rejected for Quality Reasons" for each superseded derived series.
   rejectSuperseded: z.boolean().default(false),
+  // Storage Commitment Push Model: delivered only once the destination commits every instance.
+  storageCommitment: z.boolean().default(false),
 });
 
 // A secret is given as the value, a file holding it or an environment variable naming it.
@@ -151,6 +153,8 @@ export const configSchema = z
         maxDelaySeconds: z.number().min(0).default(600),
         callingAeTitle: aeTitle.nullable().default(null),
         timeoutSeconds: z.number().positive().default(60),
+        // No storage commitment report within this long: commitment is requested again (backoff).
+        commitmentTimeoutSeconds: z.number().positive().default(600),
       })
       .strict()
       .prefault({}),

@@ -58,6 +58,7 @@ export const SopClass = {
   SecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7',
   KeyObjectSelectionDocumentStorage: '1.2.840.10008.5.1.4.1.1.88.59',
   Verification: '1.2.840.10008.1.1',
+  StorageCommitmentPushModel: '1.2.840.10008.1.20.1',
 } as const;
 
 /** Our UID root for things we make: 2.25 + a random UUID as a decimal integer (PS3.5 B.2). */

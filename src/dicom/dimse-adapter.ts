@@ -19,6 +19,11 @@ export const DimseEvent = {
   clientClosed: 'closed',
   /** Client: the peer sent A-ASSOCIATE-RJ; the listener gets { result, source, reason }. */
   associationRejected: 'associationRejected',
+  /**
+   * Client: the peer sent an N-EVENT-REPORT-RQ on our association (a storage commitment result);
+   * the listener gets (NEventReportRequest, callback(NEventReportResponse)).
+   */
+  clientEventReport: 'nEventReportRequest',
 } as const;
 
 /** Network's private state (dcmjs-dimse 0.3.3, src/Network.js), as this file uses it. */

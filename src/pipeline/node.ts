@@ -13,7 +13,7 @@ import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
 import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
 import { Outbox } from '../send/outbox.js';
-import { outboxDestination, sendFiles } from '../send/destination.js';
+import { commitDelivery, outboxDestination, sendFiles } from '../send/destination.js';
 import { rulesFromConfig } from './rules-from-config.js';
 import { createInterpolator } from './interpolator.js';
 import { failpoint } from '../core/failpoints.js';
@@ -82,6 +82,8 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     destinations: cfg.destinations.map((d) => outboxDestination(d, cfg)),
     // DIMSE C-STORE or STOW-RS after the destination's kind.
     send: (d, files) => sendFiles(d, files, cfg.send.timeoutSeconds * 1000),
+    commit: (d, uid, refs, onReport) => commitDelivery(d, uid, refs, onReport, cfg.send.timeoutSeconds * 1000),
+    commitmentTimeoutMs: cfg.send.commitmentTimeoutSeconds * 1000,
     log: log.child({ stage: 'send' }),
     onFinished: (entry, d, delivered) => {
       if (!entry.subject) return;
@@ -164,6 +166,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     parseMetaKeywords: INSTANCE_META_KEYWORDS,
     audit,
     log: log.child({ stage: 'receive' }),
+    onCommitmentReport: (report) => outbox.commitmentReport(report),
     onInstance: (meta, info) => {
       if (info.duplicate) return;
       failpoint('after-ack-before-enqueue');

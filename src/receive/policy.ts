@@ -4,6 +4,7 @@
 // without a dataset); scp.ts and store-sink.ts only apply the answers, so tests call these
 // directly and hardening (per-host callers, limits) changes only here.
 import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
+import { STORAGE_COMMITMENT_SOP_INSTANCE } from '../dicom/storage-commitment.js';
 
 /** DICOM PS3.8 A-ASSOCIATE-RJ fields (numbers as on the wire). */
 export const Reject = {
@@ -129,15 +130,21 @@ export const LOSSLESS_COMPRESSED_SYNTAXES = [
 const IMAGE_SYNTAXES = [...UNCOMPRESSED, ...LOSSLESS_COMPRESSED_SYNTAXES] as const;
 
 /**
- * MR and Enhanced MR storage plus Verification. Explicit VR first: it keeps VRs of private
- * tags that Implicit VR would leave for readers to guess; a peer that offers only a lossless
- * compressed syntax gets it (stored as received, decoded when processed).
+ * MR and Enhanced MR storage, Verification and Storage Commitment Push Model (a destination's
+ * N-EVENT-REPORT with the commitment result, on an association it opens to us). Explicit VR
+ * first: it keeps VRs of private tags that Implicit VR would leave for readers to guess; a peer
+ * that offers only a lossless compressed syntax gets it (stored as received, decoded when
+ * processed).
  */
 export const DEFAULT_CONTEXTS: SupportedContexts = {
   [SopClass.MRImageStorage]: IMAGE_SYNTAXES,
   [SopClass.EnhancedMRImageStorage]: IMAGE_SYNTAXES,
   [SopClass.Verification]: UNCOMPRESSED,
+  [SopClass.StorageCommitmentPushModel]: UNCOMPRESSED,
 };
+
+/** Accepted abstract syntaxes that are not storage: a C-STORE on them is answered 0x0122. */
+const NOT_STORAGE = new Set<string>([SopClass.Verification, SopClass.StorageCommitmentPushModel]);
 
 export interface ProposedContext {
   id: number;
@@ -205,7 +212,7 @@ function refuse(status: number, reason: string): StoreAnswer {
  * parse (C000), dataset vs command and required UIDs (A900), else success.
  */
 export function chooseStoreStatus(f: StoreFacts, supported: SupportedContexts = DEFAULT_CONTEXTS): StoreAnswer {
-  if (!f.contextAccepted || !supported[f.commandSopClassUid] || f.commandSopClassUid === SopClass.Verification) {
+  if (!f.contextAccepted || !supported[f.commandSopClassUid] || NOT_STORAGE.has(f.commandSopClassUid)) {
     return refuse(StoreStatus.sopClassNotSupported, `SOP class ${f.commandSopClassUid} not supported`);
   }
   // Set only after the header passed (spool failure) or by a size limit: out of resources.
@@ -285,4 +292,38 @@ export function storedInstanceStatus(c: StoredInstanceCheck): StoreAnswer {
     return refuse(StoreStatus.cannotUnderstand, 'unreadable: study/series UID not plain ASCII');
   }
   return { status: StoreStatus.success };
+}
+
+/** N-EVENT-REPORT statuses (PS3.7 10.1.1.1.8). */
+export const EventReportStatus = {
+  success: 0x0000,
+  processingFailure: 0x0110,
+  noSuchSopInstance: 0x0112,
+  noSuchEventType: 0x0113,
+  noSuchSopClass: 0x0118,
+} as const;
+
+/** What is known about an N-EVENT-REPORT-RQ when it is answered. */
+export interface EventReportFacts {
+  affectedSopClassUid: string;
+  affectedSopInstanceUid: string;
+  eventTypeId: number;
+  /** Why the dataset is not a storage commitment result (no dataset, no Transaction UID ...). */
+  parseError?: string;
+}
+
+/**
+ * The answer to an N-EVENT-REPORT: only the Storage Commitment Push Model's well-known instance
+ * with event type 1 (all committed) or 2 (some failed) and a readable result is taken (0000).
+ * A report of a transaction we no longer wait for is still answered success: it was received,
+ * and an error would only make the destination send it again.
+ */
+export function eventReportStatus(f: EventReportFacts): StoreAnswer {
+  if (f.affectedSopClassUid !== SopClass.StorageCommitmentPushModel) {
+    return refuse(EventReportStatus.noSuchSopClass, `SOP class ${f.affectedSopClassUid} has no events here`);
+  }
+  if (f.affectedSopInstanceUid !== STORAGE_COMMITMENT_SOP_INSTANCE) return refuse(EventReportStatus.noSuchSopInstance, `not the storage commitment instance`);
+  if (f.eventTypeId !== 1 && f.eventTypeId !== 2) return refuse(EventReportStatus.noSuchEventType, `event type ${f.eventTypeId}`);
+  if (f.parseError !== undefined) return refuse(EventReportStatus.processingFailure, `unreadable result: ${f.parseError}`);
+  return { status: EventReportStatus.success };
 }

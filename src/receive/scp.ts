@@ -25,8 +25,10 @@ import { logger, type Logger } from '../core/log.js';
 import { tagsOfKeywords, TransferSyntax } from '../dicom/dcmjs.js';
 import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../dicom/dimse.js';
 import { DimseEvent, takeOverScp, type ScpHandle } from '../dicom/dimse-adapter.js';
+import { parseCommitmentReport, type CommitmentReport } from '../dicom/storage-commitment.js';
 import {
-  chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, EchoStatus, negotiateContexts, noDatasetStatus, storedInstanceStatus, StoreStatus,
+  chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, EchoStatus, eventReportStatus, EventReportStatus, negotiateContexts, noDatasetStatus,
+  storedInstanceStatus, StoreStatus,
   type AllowedCaller, type StoreAnswer, type StoredInstanceCheck, type SupportedContexts,
 } from './policy.js';
 import { BASIC_META_KEYWORDS, parseBasicMeta, readBasicMeta } from './read-meta.js';
@@ -78,8 +80,13 @@ export interface ListenerOptions {
   /** Hardening slots: concurrent association limit and per-instance size limit. */
   maxAssociations?: number;
   maxInstanceBytes?: number;
-  /** Accepted abstract/transfer syntaxes (default: MR, Enhanced MR, Verification; LE uncompressed). */
+  /** Accepted abstract/transfer syntaxes (default: MR, Enhanced MR, Verification, Storage Commitment). */
   contexts?: SupportedContexts;
+  /**
+   * A storage commitment result (N-EVENT-REPORT) a destination sent us: the outbox's hook.
+   * Resolves true when a transaction waited for it; the response is sent after it resolves.
+   */
+  onCommitmentReport?: (report: CommitmentReport) => Promise<boolean>;
 }
 
 export interface ListenerTls {
@@ -288,6 +295,50 @@ class InboundAssociation extends Scp {
       const response = dimse.responses.CEchoResponse.fromRequest(request);
       response.setStatus(EchoStatus.success);
       callback(response);
+    });
+  }
+
+  /**
+   * N-EVENT-REPORT-RQ: a destination's storage commitment result on an association it opened
+   * (policy.ts chooses the status). The result is handed to the outbox and recorded before the
+   * response, so a report we answered is never lost.
+   */
+  override nEventReportRequest(
+    request: InstanceType<typeof dimse.requests.NEventReportRequest>,
+    callback: (r: InstanceType<typeof dimse.responses.NEventReportResponse>) => void,
+  ): void {
+    this.guard('n-event-report', () => {
+      let report: CommitmentReport | undefined;
+      let parseError: string | undefined;
+      try {
+        report = parseCommitmentReport(request.getEventTypeId(), request.getDataset()?.getElements());
+      } catch (e) {
+        parseError = errMsg(e);
+      }
+      const answer = eventReportStatus({
+        affectedSopClassUid: String(request.getAffectedSopClassUid() ?? ''), affectedSopInstanceUid: String(request.getAffectedSopInstanceUid() ?? ''),
+        eventTypeId: request.getEventTypeId(), parseError,
+      });
+      const respond = (known?: boolean) => this.guard('n-event-report', () => {
+        this.log.info('storage commitment report', {
+          event: 'commit-report', ...this.who(), status: `0x${answer.status.toString(16).padStart(4, '0')}`, reason: answer.reason,
+          transactionUid: report?.transactionUid, eventTypeId: request.getEventTypeId(), committed: report?.committed.length, failed: report?.failed.length, known,
+        });
+        if (!this.sock.writable) return;
+        const response = dimse.responses.NEventReportResponse.fromRequest(request);
+        response.setStatus(answer.status);
+        if (answer.comment) response.setErrorComment(answer.comment);
+        callback(response);
+      });
+      const handler = this.o.onCommitmentReport;
+      if (answer.status !== EventReportStatus.success || !report || !handler) {
+        respond();
+        return;
+      }
+      this.inFlight = this.inFlight.then(() => handler(report)).then(respond, (e) => {
+        this.log.error('storage commitment report not recorded', { event: 'commit-report-error', ...this.who(), error: errMsg(e) });
+        this.sock.destroy();
+      });
     });
   }
 

@@ -5,6 +5,13 @@
 // 'dead' and stays listed until requeue(). All state is on disk, so retries survive restarts;
 // an entry caught in 'sending' by a crash is sent again (at-least-once: the peer sees the
 // same SOP Instance UIDs again, which PACS treat as a resend).
+//
+// A destination with storage commitment: once every file is acknowledged the entry requests
+// commitment (N-ACTION, a Transaction UID per request, saved first) and waits in 'committing'
+// for the report (commitmentReport(), from the listener or the N-ACTION's own association).
+// All committed: done. Some failed: those files are sent again and commitment requested again.
+// No report within the commitment timeout, or no N-ACTION success: a failed attempt (backoff,
+// dead after maxAttempts), and the next attempt requests commitment again.
 import { stageMetrics } from '../core/metrics.js';
 import { writeFileDurable } from '../core/durable-fs.js';
 import { createHash } from 'node:crypto';
@@ -12,12 +19,26 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type Logger } from '../core/log.js';
 import type { StoreResult } from './scu.js';
-import { sendFiles, type OutboxDestination } from './destination.js';
+import { commitDelivery, sendFiles, type OutboxDestination } from './destination.js';
 import type { AuditStudy } from '../core/audit.js';
+import { commitmentTransactionUid, matchCommitmentReport, type CommitmentReport, type SopRef } from '../dicom/storage-commitment.js';
+import { sopRefsOf, type CommitmentRequestResult, type ReportSink } from './commitment.js';
 
 export type { OutboxDestination } from './destination.js';
 
-export type OutboxState = 'queued' | 'sending' | 'done' | 'dead';
+/** committing: every file acknowledged, waiting for the destination's storage commitment report. */
+export type OutboxState = 'queued' | 'sending' | 'committing' | 'done' | 'dead';
+
+/** The storage commitment transaction of an entry (its latest request). */
+export interface CommitmentState {
+  transactionUid: string;
+  /** Requests made so far (this one included). */
+  requests: number;
+  /** Epoch ms of the N-ACTION; the report is due within the commitment timeout from here. */
+  requestedAt: number;
+  /** Instances the destination committed (set when done). */
+  committed?: number;
+}
 
 export interface OutboxEntry {
   id: string;
@@ -36,6 +57,8 @@ export interface OutboxEntry {
   updatedAt: number;
   /** The study and instances, for the audit record of the transfer (patient identifier included). */
   subject?: AuditStudy;
+  /** Storage commitment (destinations with storageCommitment only). */
+  commitment?: CommitmentState;
 }
 
 export interface BackoffOptions {
@@ -56,6 +79,8 @@ export function backoffDelay(failures: number, b: BackoffOptions = {}): number {
 }
 
 export type SendFn = (dest: OutboxDestination, files: string[]) => Promise<StoreResult[]>;
+/** Sends one storage commitment request (N-ACTION); a report on its association goes to onReport. */
+export type CommitFn = (dest: OutboxDestination, transactionUid: string, refs: SopRef[], onReport: ReportSink) => Promise<CommitmentRequestResult>;
 
 export interface OutboxOptions {
   /** The outbox directory itself (the node uses <storage.dir>/outbox). */
@@ -67,6 +92,10 @@ export interface OutboxOptions {
   backoff?: BackoffOptions;
   /** How often the worker looks for due entries (default 1 s). */
   pollMs?: number;
+  /** Default: requestCommitment (DIMSE N-ACTION). */
+  commit?: CommitFn;
+  /** Longest wait for a storage commitment report after the N-ACTION (default 600 s). */
+  commitmentTimeoutMs?: number;
   /** Told when an entry is delivered (true) or gives up (false): the audit trail's hook. */
   onFinished?(entry: OutboxEntry, destination: OutboxDestination | undefined, delivered: boolean): void;
 }
@@ -87,6 +116,8 @@ export class Outbox {
   private readonly destinations: Map<string, OutboxDestination>;
   private readonly pollMs: number;
   private readonly onFinished?: OutboxOptions['onFinished'];
+  private readonly commit: CommitFn;
+  private readonly commitmentTimeoutMs: number;
   private readonly entries = new Map<string, OutboxEntry>();
   /** Destination name -> the runner sending its due entries. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -102,6 +133,8 @@ export class Outbox {
     this.destinations = new Map(o.destinations.map((d) => [d.name, d]));
     this.pollMs = o.pollMs ?? 1000;
     this.onFinished = o.onFinished;
+    this.commit = o.commit ?? commitDelivery;
+    this.commitmentTimeoutMs = o.commitmentTimeoutMs ?? 600_000;
   }
 
   /** Queues files for each named destination; returns the entries. Unknown names throw. */
@@ -158,6 +191,46 @@ export class Outbox {
     await this.save({ ...e, state: 'queued', attempts: 0, nextAttemptAt: Date.now(), updatedAt: Date.now() });
   }
 
+  /**
+   * A storage commitment result (N-EVENT-REPORT) arrived: applied to the entry waiting for its
+   * Transaction UID. Resolves false when no entry waits for it (unknown or already settled).
+   */
+  async commitmentReport(report: CommitmentReport): Promise<boolean> {
+    await this.load();
+    const entry = [...this.entries.values()].find((e) => e.state === 'committing' && e.commitment?.transactionUid === report.transactionUid);
+    if (!entry) {
+      this.log.warn('storage commitment report for no waiting entry', { event: 'commit-unknown', transactionUid: report.transactionUid, eventTypeId: report.eventTypeId });
+      return false;
+    }
+    let refs: { file: string; ref: SopRef }[];
+    try {
+      refs = sopRefsOf(entry.files).map((ref, i) => ({ file: entry.files[i], ref }));
+    } catch (e) {
+      await this.fail(entry, `storage commitment: cannot read the files sent: ${e instanceof Error ? e.message : String(e)}`);
+      return true;
+    }
+    const match = matchCommitmentReport(refs.map((r) => r.ref), report);
+    const now = Date.now();
+    if (match.complete) {
+      const done: OutboxEntry = { ...entry, state: 'done', lastError: undefined, updatedAt: now, commitment: { ...entry.commitment!, committed: refs.length } };
+      await this.save(done);
+      stageMetrics().sendAttempt(entry.destination, 'success');
+      stageMetrics().sendResult(entry.destination, 'done');
+      this.log.info('series delivered', {
+        event: 'send-done', entry: entry.id, destination: entry.destination, files: entry.files.length, attempts: entry.attempts + 1,
+        committed: refs.length, transactionUid: report.transactionUid,
+      });
+      this.onFinished?.(done, this.destinations.get(entry.destination), true);
+      return true;
+    }
+    // The instances not committed are sent again, then commitment is requested again.
+    const again = new Set(match.notCommitted);
+    const resend = new Set(refs.filter((r) => again.has(r.ref.sopInstanceUid)).map((r) => r.file));
+    const sent = entry.sent.filter((f) => !resend.has(f));
+    await this.fail({ ...entry, sent }, `storage commitment: ${again.size} of ${refs.length} not committed (${match.reasons.join(', ') || 'not listed'})`);
+    return true;
+  }
+
   /** Retention: forgets a delivered (or dead) entry; queued and sending entries stay. */
   async remove(id: string): Promise<boolean> {
     await this.load();
@@ -185,6 +258,11 @@ export class Outbox {
     await this.load();
     if (this.stopped && !evenIfStopped) return;
     const now = Date.now();
+    for (const e of this.entries.values()) {
+      if (e.state === 'committing' && e.commitment && e.commitment.requestedAt + this.commitmentTimeoutMs <= now) {
+        await this.fail(e, `no storage commitment report within ${Math.round(this.commitmentTimeoutMs / 1000)} s`);
+      }
+    }
     for (const e of this.entries.values()) {
       if (e.state !== 'queued' || e.nextAttemptAt > now || this.busy.has(e.destination)) continue;
       const runner = this.runDestination(e.destination).finally(() => this.busy.delete(e.destination));
@@ -216,9 +294,9 @@ export class Outbox {
     const sending: OutboxEntry = { ...entry, state: 'sending', updatedAt: Date.now() };
     await this.save(sending);
     const pending = sending.files.filter((f) => !sending.sent.includes(f));
-    let results: StoreResult[];
+    let results: StoreResult[] = [];
     try {
-      results = await this.send(dest, pending);
+      if (pending.length) results = await this.send(dest, pending);
     } catch (e) {
       results = pending.map((file) => ({ file, ok: false, error: e instanceof Error ? e.message : String(e) }));
     }
@@ -226,6 +304,10 @@ export class Outbox {
     const sent = [...sending.sent, ...results.filter((r) => r.ok).map((r) => r.file)];
     const failed = results.filter((r) => !r.ok);
     const now = Date.now();
+    if (failed.length === 0 && dest.kind !== 'stowrs' && dest.storageCommitment) {
+      await this.requestCommit({ ...sending, sent, lastError: undefined }, dest);
+      return;
+    }
     if (failed.length === 0) {
       await this.save({ ...sending, sent, state: 'done', lastError: undefined, updatedAt: now });
       stageMetrics().sendAttempt(entry.destination, 'success');
@@ -234,17 +316,52 @@ export class Outbox {
       this.onFinished?.(sending, dest, true);
       return;
     }
-    const attempts = sending.attempts + 1;
-    const lastError = summarize(failed, pending.length);
+    await this.fail({ ...sending, sent }, summarize(failed, pending.length));
+  }
+
+  /** Every file acknowledged: saves the new transaction ('committing'), then sends the N-ACTION. */
+  private async requestCommit(entry: OutboxEntry, dest: OutboxDestination): Promise<void> {
+    let refs: SopRef[];
+    try {
+      refs = sopRefsOf(entry.files);
+    } catch (e) {
+      await this.fail(entry, `storage commitment: cannot read the files sent: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const requests = (entry.commitment?.requests ?? 0) + 1;
+    const transactionUid = commitmentTransactionUid(entry.id, requests);
+    // Saved before the N-ACTION: a report may come (on another association) before its response.
+    const committing: OutboxEntry = { ...entry, state: 'committing', commitment: { transactionUid, requests, requestedAt: Date.now() }, updatedAt: Date.now() };
+    await this.save(committing);
+    let r: CommitmentRequestResult;
+    try {
+      r = await this.commit(dest, transactionUid, refs, (report) => this.commitmentReport(report));
+    } catch (e) {
+      r = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    if (r.ok) this.log.info('storage commitment requested', { event: 'commit-requested', entry: entry.id, destination: entry.destination, instances: refs.length, transactionUid, request: requests });
+    const now = this.entries.get(entry.id);
+    if (now?.state !== 'committing' || now.commitment?.transactionUid !== transactionUid) return; // settled meanwhile (report, re-enqueue)
+    if (!r.ok) await this.fail(now, `storage commitment request: ${r.error ?? 'failed'}`);
+  }
+
+  /** A failed attempt: queued again with backoff, or dead after maxAttempts. */
+  private async fail(entry: OutboxEntry, lastError: string): Promise<void> {
+    const now = Date.now();
+    const attempts = entry.attempts + 1;
     const dead = attempts >= this.backoff.maxAttempts;
     const nextAttemptAt = dead ? now : now + backoffDelay(attempts, this.backoff);
-    await this.save({ ...sending, sent, attempts, lastError, state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now });
+    const next: OutboxEntry = { ...entry, attempts, lastError: lastError.slice(0, 500), state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now };
+    await this.save(next);
     stageMetrics().sendAttempt(entry.destination, 'failure');
-    if (dead) stageMetrics().sendResult(entry.destination, 'dead');
-    else stageMetrics().sendRetry(entry.destination);
-    if (dead) this.log.error('send gave up (dead letter)', { event: 'send-dead', entry: entry.id, destination: entry.destination, attempts, lastError });
-    if (dead) this.onFinished?.(sending, dest, false);
-    else this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError });
+    if (dead) {
+      stageMetrics().sendResult(entry.destination, 'dead');
+      this.log.error('send gave up (dead letter)', { event: 'send-dead', entry: entry.id, destination: entry.destination, attempts, lastError: next.lastError });
+      this.onFinished?.(next, this.destinations.get(entry.destination), false);
+    } else {
+      stageMetrics().sendRetry(entry.destination);
+      this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError: next.lastError });
+    }
   }
 
   private async save(e: OutboxEntry): Promise<void> {

@@ -31,6 +31,8 @@ export interface ScuTimeouts {
   associationMs?: number;
   /** Longest wait for the next PDU (default 60 s). */
   pduMs?: number;
+  /** How long the association stays open after the last response before release (default 0). */
+  lingerMs?: number;
 }
 
 /** Success and the B0xx warnings (coercion, elements discarded) mean the peer stored it. */
@@ -54,7 +56,7 @@ function noDelay(client: Client): Socket | undefined {
  * Runs a prepared client to the end of its association. Resolves with the first failure
  * (rejection, network error) or undefined; a stuck peer is cut after the PDU timeout.
  */
-function runAssociation(client: Client, dest: StoreDestination, t: ScuTimeouts): Promise<string | undefined> {
+export function runAssociation(client: Client, dest: StoreDestination, t: ScuTimeouts): Promise<string | undefined> {
   return new Promise((resolve) => {
     let failure: string | undefined;
     let socket: Socket | undefined;
@@ -72,6 +74,7 @@ function runAssociation(client: Client, dest: StoreDestination, t: ScuTimeouts):
         connectTimeout: (t.associationMs ?? 15_000) + (t.pduMs ?? 60_000),
         associationTimeout: t.associationMs ?? 15_000,
         pduTimeout: t.pduMs ?? 60_000,
+        ...(t.lingerMs ? { associationLingerTimeout: t.lingerMs } : {}),
         ...(dest.tls
           ? { securityOptions: { key: dest.tls.key, cert: dest.tls.cert, ca: dest.tls.ca, minVersion: TLS_MIN_VERSION, ciphers: BCP195_CIPHERS, rejectUnauthorized: true } }
           : {}),

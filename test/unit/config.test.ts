@@ -50,7 +50,7 @@ describe('configuration', () => {
     assert.equal(config.dicom.port, 4242);
     assert.equal(config.pipeline.stableSeconds, 5);
     // A destination without kind is a DICOM (C-STORE) one, as every configuration before STOW-RS.
-    assert.deepEqual(config.destinations, [{ name: 'pacs', kind: 'dimse', aeTitle: 'PACS', host: '10.1.2.3', port: 4243, rejectSuperseded: false }]);
+    assert.deepEqual(config.destinations, [{ name: 'pacs', kind: 'dimse', aeTitle: 'PACS', host: '10.1.2.3', port: 4243, rejectSuperseded: false, storageCommitment: false }]);
     assert.equal(envOverrides.length, 4);
   });
 
@@ -93,6 +93,7 @@ describe('configuration', () => {
     refused('{name: web, kind: stowrs, url: "http://pacs/s", auth: {type: basic, username: u}}', /^destinations\.0\.auth: .*exactly one of password, passwordFile, passwordEnv/);
     refused('{name: web, kind: stowrs, url: "http://pacs/s", auth: {type: bearer, token: a, tokenFile: /t}}', /^destinations\.0\.auth: .*exactly one/);
     refused('{name: web, kind: stowrs, url: "http://pacs/s", aeTitle: PACS}', /aeTitle/);
+    refused('{name: web, kind: stowrs, url: "http://pacs/s", storageCommitment: true}', /storageCommitment/);
     refused('{name: web, kind: stowrs, url: "http://pacs/s", batchSize: 0}', /^destinations\.0\.batchSize:/);
     // A DICOM destination still needs its AE title, host and port; an unknown kind is refused.
     refused('{name: pacs, host: h, port: 104}', /^destinations\.0\.aeTitle:/);

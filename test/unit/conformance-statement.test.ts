@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONTEXTS } from '../../src/receive/policy.js';
+import { DEFAULT_CONTEXTS, EventReportStatus } from '../../src/receive/policy.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROPOSED_TRANSFER_SYNTAXES } from '../../src/send/scu.js';
 import { DERIVED_SOP_CLASS } from '../../src/derive/tags.js';
 import { REJECTION_NOTE_SOP_CLASS } from '../../src/derive/rejection-note.js';
 import { SopClass } from '../../src/dicom/dcmjs.js';
+import { STORAGE_COMMITMENT_SOP_CLASS } from '../../src/dicom/storage-commitment.js';
 import { unknownTerms } from '../../src/dicom/charset.js';
 
 const DOC = readFileSync(fileURLToPath(new URL('../../docs/conformance-statement.md', import.meta.url)), 'utf8');
@@ -58,7 +59,7 @@ describe('conformance statement', () => {
 
   it('lists as SCU the classes written and Verification, with the syntaxes proposed', () => {
     const scu = table('Table 2.2-3').slice(1).map((r) => r[1]);
-    assert.deepEqual([...scu].sort(), [DERIVED_SOP_CLASS, REJECTION_NOTE_SOP_CLASS, SopClass.Verification].sort());
+    assert.deepEqual([...scu].sort(), [DERIVED_SOP_CLASS, REJECTION_NOTE_SOP_CLASS, SopClass.Verification, STORAGE_COMMITMENT_SOP_CLASS].sort());
     const ts = table('Table 2.2-4').slice(1).map((r) => r[1]);
     assert.deepEqual(ts, [...PROPOSED_TRANSFER_SYNTAXES]);
   });
@@ -102,6 +103,11 @@ describe('conformance statement', () => {
       );
     const expected = [...numeric(defaults.dicom, 'dicom.'), ...numeric(defaults.send, 'send.')];
     assert.deepEqual([...keys].sort(), expected.sort());
+  });
+
+  it('lists exactly the N-EVENT-REPORT statuses the receive policy answers with', () => {
+    const listed = table('Table 2.2-6').slice(1).map((r) => Number(r[0]));
+    assert.deepEqual(listed.sort((a, b) => a - b), Object.values(EventReportStatus).sort((a, b) => a - b));
   });
 
   it('lists only character set terms the reader decodes', () => {
