@@ -5,15 +5,14 @@
 // our AE title and port from its DicomModalities). The outbox entry is done only after that
 // report, which commits every instance; Orthanc's own REST API says what it holds.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readFileMeta } from '../../src/send/file-dataset.js';
-import type { OutboxEntry } from '../../src/send/outbox.js';
 import { haveTool } from '../helpers/dicom-tools.js';
-import { testNodeConfig } from '../helpers/node-config.js';
-import { startOrthanc, type Orthanc } from '../helpers/orthanc.js';
+import { outboxEntries, testNodeConfig } from '../helpers/node-config.js';
+import { orthancJson, startOrthanc } from '../helpers/orthanc.js';
 import { MR_DIR, freePort, storescu } from '../helpers/peers.js';
 import { serve } from '../helpers/serve.js';
 
@@ -23,19 +22,8 @@ const DERIVED = 89;
 
 const skip = !haveTool('Orthanc') ? 'Orthanc not installed' : !haveTool('storescu') ? 'DCMTK not installed' : false;
 
-async function get<T>(o: Orthanc, path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(o.http + path, init);
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const get = orthancJson;
 
-function outboxEntries(work: string): OutboxEntry[] {
-  const dir = join(work, 'var', 'outbox');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.json'))
-    .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as OutboxEntry);
-}
 
 describe('storage commitment (Orthanc as the commitment SCP)', { skip }, () => {
   const root = mkdtempSync(join(tmpdir(), 'interslice-stgcmt-'));

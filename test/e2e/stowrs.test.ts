@@ -5,7 +5,7 @@
 // mid-send and restarted on the same storage and port (the series arrives, once), and a wrong
 // password (retried, visible in the outbox, the password nowhere in the node's logs).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,8 +14,8 @@ import { readFileMeta } from '../../src/send/file-dataset.js';
 import { stowFiles } from '../../src/send/stow.js';
 import type { OutboxEntry } from '../../src/send/outbox.js';
 import { haveTool, listFiles } from '../helpers/dicom-tools.js';
-import { testNodeConfig } from '../helpers/node-config.js';
-import { haveDicomWebPlugin, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
+import { outboxEntries, testNodeConfig } from '../helpers/node-config.js';
+import { haveDicomWebPlugin, orthancJson, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
 import { MR_DIR, freePort, storescu } from '../helpers/peers.js';
 import { serve, until, type Served } from '../helpers/serve.js';
 
@@ -29,21 +29,12 @@ const WRONG = 'not-the-Password-77e2';
 const skip = !haveTool('Orthanc') ? 'Orthanc not installed' : !haveTool('storescu') ? 'DCMTK not installed' : !haveDicomWebPlugin() ? 'orthanc-dicomweb not installed' : false;
 
 /** Orthanc's REST/DICOMweb API as the test's own client (always the right password). */
-async function get<T>(o: Orthanc, path: string, accept = 'application/json'): Promise<T> {
-  const res = await fetch(o.http + path, { headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, Accept: accept } });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
+function get<T>(o: Orthanc, path: string, accept = 'application/json'): Promise<T> {
+  return orthancJson<T>(o, path, { headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, Accept: accept } });
 }
 
 const countInstances = async (o: Orthanc) => (await get<{ CountInstances: number }>(o, '/statistics')).CountInstances;
 
-function outboxEntries(work: string): OutboxEntry[] {
-  const dir = join(work, 'var', 'outbox');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.json'))
-    .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as OutboxEntry);
-}
 
 async function studyOf(file: string): Promise<string> {
   return String((await readPart10(file, { headerOnly: true })).dataset.StudyInstanceUID);

@@ -2,7 +2,9 @@
 // and a free port, storage under the test's work folder, a 2 s quiet period, quick send
 // retries, no admin port in the way. `pipeline` adds to the quiet period; each destination is
 // a DICOM peer on loopback, or a YAML flow mapping as it is (a STOW-RS destination).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OutboxEntry } from '../../src/send/outbox.js';
 
 export interface TestNodeConfig {
   work: string;
@@ -23,4 +25,13 @@ export function testNodeConfig(o: TestNodeConfig): string[] {
     `destinations: [ ${destinations.join(', ')} ]`,
     'admin: { port: 0 }',
   ];
+}
+
+/** The outbox entries a node under `work` (testNodeConfig's storage.dir) has on disk. */
+export function outboxEntries(work: string): OutboxEntry[] {
+  const dir = join(work, 'var', 'outbox');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as OutboxEntry);
 }

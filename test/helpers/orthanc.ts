@@ -76,3 +76,10 @@ export async function startOrthanc(o: OrthancOptions): Promise<Orthanc> {
   }
   return { http: `http://127.0.0.1:${httpPort}`, httpPort, dicomPort: o.dicomPort, output: () => out, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
 }
+
+/** A JSON answer of Orthanc's REST or DICOMweb API (the test's own client); throws on HTTP errors. */
+export async function orthancJson<T>(o: Pick<Orthanc, 'http'>, path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(o.http + path, init);
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
