@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(dcmtk dicom3tools dcm2niix orthanc orthanc-dicomweb iproute2 util-linux rsyslog rsyslog-gnutls
       python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom python3-onnx
-      mricron-data ffmpeg chromium)
+      mricron-data ffmpeg chromium postgresql haproxy)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
