@@ -20,6 +20,8 @@ export interface ServeOptions {
   /** INTERSLICE_FAILPOINTS for this run only. */
   failpoints?: string;
   env?: NodeJS.ProcessEnv;
+  /** More `serve` arguments, e.g. ['--roles', 'receive']. */
+  args?: string[];
 }
 
 export interface Served {
@@ -42,7 +44,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
   delete env.INTERSLICE_FAILPOINTS;
   if (o.failpoints) env.INTERSLICE_FAILPOINTS = o.failpoints;
-  const child = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const logs: LogLine[] = [];
   let raw = '';
   let buf = '';
@@ -102,11 +104,11 @@ export async function serve(o: ServeOptions): Promise<Served> {
 }
 
 /** Polls until fn() is truthy. */
-export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
