@@ -1,12 +1,16 @@
 // `interslice jobs list | retry KEY`: the dead letter of series jobs, from the command line. It
 // asks the running node's admin API (admin.host/port/token of the configuration); when no node
 // answers there, it reads and requeues the job files in storage.dir directly, so a job can be
-// requeued before the node starts again. Both paths do the same: the job goes back to the queue
+// requeued before the node starts again. Clustered (cluster.database), it works on the
+// database's queue instead, which every node shares. Both paths do the same: the job goes back to the queue
 // with its attempts reset and runs at once.
 import { join } from 'node:path';
 import { ConfigError, configPath, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
+import { openDb } from '../cluster/db.js';
+import { PgJobQueue } from '../cluster/pg-queue.js';
+import { createLogger } from '../core/log.js';
 import { fromRunningNode, type DeadLetterView } from '../admin/node-view.js';
 import { DerivedRegistry } from '../pipeline/derived-registry.js';
 
@@ -35,14 +39,24 @@ async function api(cfg: Config, path: string, method = 'GET'): Promise<{ status:
   }
 }
 
-/** The same view the admin API gives, over the job files (no node running). */
-function offline(cfg: Config) {
-  const queue = new FsJobQueue(join(cfg.storage.dir, 'jobs'));
-  return fromRunningNode(
-    { jobs: new Map(), queue, spool: { listSeries: async () => [] }, registry: new DerivedRegistry(join(cfg.storage.dir, 'registry')) },
-    { listenerUp: () => false, modelLoaded: () => false, destinations: [], echo: async () => undefined },
-  );
+/** The same view the admin API gives, over the job files or the cluster database (no node answering); then done(). */
+async function offline<T>(cfg: Config, use: (view: ReturnType<typeof fromRunningNode>) => Promise<T>): Promise<T> {
+  const db = cfg.cluster.database ? openDb(cfg.cluster.database, createLogger({ level: 'warn' })) : undefined;
+  const queue = db ? new PgJobQueue(db, { leaseMs: cfg.cluster.leaseSeconds * 1000 }) : new FsJobQueue(join(cfg.storage.dir, 'jobs'));
+  try {
+    return await use(
+      fromRunningNode(
+        { jobs: new Map(), queue, spool: { listSeries: async () => [] }, registry: new DerivedRegistry(join(cfg.storage.dir, 'registry')) },
+        { listenerUp: () => false, modelLoaded: () => false, destinations: [], echo: async () => undefined },
+      ),
+    );
+  } finally {
+    await db?.close();
+  }
 }
+
+/** Where the offline path read the jobs. */
+const offlineSource = (cfg: Config) => (cfg.cluster.database ? 'the cluster database' : `job files in ${cfg.storage.dir}`);
 
 function load(opts: Options): Config {
   try {
@@ -64,8 +78,8 @@ export async function jobsListCommand(opts: Options): Promise<number> {
     console.error(`the admin API at ${adminUrl(cfg)} answered ${r.status}`);
     return 1;
   } else {
-    dead = await offline(cfg).deadLetters();
-    source = `job files in ${cfg.storage.dir} (no node answers at ${adminUrl(cfg)})`;
+    dead = await offline(cfg, (v) => v.deadLetters());
+    source = `${offlineSource(cfg)} (no node answers at ${adminUrl(cfg)})`;
   }
   if (opts.json) {
     console.log(JSON.stringify({ source, deadLetters: dead }, null, 2));
@@ -90,7 +104,7 @@ export async function jobsRetryCommand(key: string, opts: Options): Promise<numb
       return 1;
     }
     requeued = r.status === 200;
-  } else requeued = await offline(cfg).retryDead(key);
+  } else requeued = await offline(cfg, (v) => v.retryDead(key));
   if (!requeued) {
     console.error(`no dead series job with key ${key}`);
     return 1;

@@ -12,6 +12,7 @@ import { FsJobQueue } from '../queue/fs-queue.js';
 import { openDb, type Db } from '../cluster/db.js';
 import { PgJobQueue } from '../cluster/pg-queue.js';
 import { IndexedSpool } from '../cluster/indexed-spool.js';
+import { JobRecordSync } from '../cluster/job-records.js';
 import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
 import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
@@ -222,6 +223,9 @@ export async function startNode(
     onQueued: (id, se, instances) => Object.assign(waitingRecord(id, se), { instances }),
     log: processLog,
   });
+  // Clustered: the job records go to the database, and the other processes' come back (admin API).
+  const records = queue instanceof PgJobQueue && db ? new JobRecordSync(db, jobs, queue.owner, has('process')) : undefined;
+  records?.start();
   if (has('process')) runner.start();
   if (has('send')) outbox.start();
   const stopRetention = !has('process') ? () => undefined : startRetention({
@@ -278,6 +282,7 @@ export async function startNode(
       spool.close();
       await outbox.stop();
       await runner.stop();
+      await records?.stop();
       if (queue instanceof PgJobQueue) queue.close();
       await db?.close();
       log.info('node stopped');

@@ -83,7 +83,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
       'pipeline: { stableSeconds: 3, method: linear }',
       'send: { baseDelaySeconds: 0.5, maxDelaySeconds: 2, timeoutSeconds: 20 }',
       `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
-      'admin: { enabled: false }',
+      'admin: { enabled: true, host: 127.0.0.1, port: 0 }',
     ];
     const receivers = [await serve({ config, work: dir, args: ['--roles', 'receive'] }), await serve({ config, work: dir, args: ['--roles', 'receive'] })];
     const workers: Served[] = [];
@@ -134,6 +134,18 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     // One series job ran, in one worker, and it saw all 40 instances from both receivers.
     const started = c.workers.flatMap((w) => w.logs).filter((l) => l.message === 'series job started');
     assert.deepEqual(started.map((l) => l.instances), [40]);
+    // A receiver's admin API shows the worker's job record (from the database) and its database check.
+    const adminPort = Number((await c.receivers[0].waitFor((l) => l.message === 'admin endpoint started')).port);
+    let last = "";
+    const jobs = await until(async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${adminPort}/api/jobs`)).json()) as { jobs: { state: string; instances: number }[] };
+      last = JSON.stringify(body.jobs).slice(0, 500);
+      return body.jobs.find((j) => j.state === "done") ? body.jobs : undefined;
+    }, 10_000, "the worker's job record at a receiver").catch((e) => assert.fail(`${e.message}: ${last}`));
+    assert.deepEqual(jobs.map((j) => [j.state, j.instances]), [['done', 40]]);
+    const ready = (await (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).json()) as { ready: boolean; checks: { database?: { ok: boolean } } };
+    assert.equal(ready.ready, true);
+    assert.deepEqual(ready.checks.database, { ok: true });
   });
 
   it('the same when the worker sending it is SIGKILLed after its first derived instance was sent', async () => {
