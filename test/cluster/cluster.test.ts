@@ -7,7 +7,7 @@
 //  - PostgreSQL down: the receiver refuses with A700 (nothing acknowledged that is not indexed),
 //    and once it is back the series is received and derived.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,12 +15,17 @@ import { datasetBytes, MR_DIR, startStorescp, storescu, type Storescp } from '..
 import { serve, until, type Served } from '../helpers/serve.js';
 import { haveTool } from '../helpers/dicom-tools.js';
 import { havePostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { startHaproxy } from '../helpers/haproxy.js';
 import { openDb } from '../../src/cluster/db.js';
 import { logger } from '../../src/core/log.js';
 import { readPart10, str } from '../../src/dicom/dcmjs.js';
 
 const PCASL = join(MR_DIR, 'philips-pcasl-oblique-4mm'); // 40 slices, 4 mm apart
-const skip = !havePostgres() ? 'PostgreSQL is not installed' : !haveTool('storescu') || !haveTool('storescp') ? 'DCMTK is not installed' : undefined;
+const skip = !havePostgres()
+  ? 'PostgreSQL is not installed'
+  : !haveTool('storescu') || !haveTool('storescp') || !haveTool('haproxy')
+    ? 'DCMTK or HAProxy is not installed'
+    : undefined;
 
 interface Received {
   file: string;
@@ -44,6 +49,8 @@ function uidsWithTwoContents(files: Received[]): string[] {
 }
 
 interface Cluster {
+  database: string;
+  storage: string;
   receivers: Served[];
   workers: Served[];
   pacs: Storescp;
@@ -67,7 +74,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
   });
 
   /** A fresh database, storage.dir and PACS; receivers and workers started. */
-  async function cluster(o: { workers?: number; failpoints?: string } = {}): Promise<Cluster> {
+  async function cluster(o: { workers?: number; failpoints?: string; receiverFailpoints?: string; stableSeconds?: number } = {}): Promise<Cluster> {
     const name = `c${++n}`;
     const admin = openDb(pg.url, logger('test'));
     await admin.query(`CREATE DATABASE ${name}`);
@@ -80,15 +87,20 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
       'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
       `storage: { dir: ${JSON.stringify(join(dir, 'var'))}, minFreeMb: 0 }`,
       `cluster: { database: ${JSON.stringify(pg.url.replace(/\/postgres$/, `/${name}`))}, leaseSeconds: 3 }`,
-      'pipeline: { stableSeconds: 3, method: linear }',
+      `pipeline: { stableSeconds: ${o.stableSeconds ?? 3}, method: linear }`,
       'send: { baseDelaySeconds: 0.5, maxDelaySeconds: 2, timeoutSeconds: 20 }',
       `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
       'admin: { enabled: true, host: 127.0.0.1, port: 0 }',
     ];
-    const receivers = [await serve({ config, work: dir, args: ['--roles', 'receive'] }), await serve({ config, work: dir, args: ['--roles', 'receive'] })];
+    const receivers = [
+      await serve({ config, work: dir, args: ['--roles', 'receive'], failpoints: o.receiverFailpoints }),
+      await serve({ config, work: dir, args: ['--roles', 'receive'] }),
+    ];
     const workers: Served[] = [];
     for (let i = 0; i < (o.workers ?? 2); i++) workers.push(await serve({ config, work: dir, args: ['--roles', 'process,send'], failpoints: o.failpoints }));
     const c: Cluster = {
+      database: pg.url.replace(/\/postgres$/, `/${name}`),
+      storage: join(dir, 'var'),
       receivers,
       workers,
       pacs,
@@ -102,11 +114,11 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     return c;
   }
 
-  /** Pushes the 40 slices, every other one through each receiver, both associations at once. */
-  async function pushHalves(c: Cluster): Promise<void> {
+  /** Pushes the 40 slices, every other one through each receiver (or both through `via`), both associations at once. */
+  async function pushHalves(c: Cluster, via?: number): Promise<void> {
     const files = readdirSync(PCASL).sort().map((f) => join(PCASL, f));
     const halves = [files.filter((_, i) => i % 2 === 0), files.filter((_, i) => i % 2 === 1)];
-    const results = await Promise.all(halves.map((h, i) => storescu('127.0.0.1', c.receivers[i].port, h)));
+    const results = await Promise.all(halves.map((h, i) => storescu('127.0.0.1', via ?? c.receivers[i].port, h)));
     for (const r of results) assert.equal(r.code, 0, (r.stdout + r.stderr));
   }
 
@@ -121,9 +133,17 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     return { files: await received(c.pacsDir), delivered: Number(done.files) };
   }
 
-  it('a 40-slice series pushed half through each receiver gives exactly one derived series with every instance', async () => {
+  it('a 40-slice series pushed half through each receiver (HAProxy in front) gives exactly one derived series with every instance', async () => {
     const c = await cluster();
-    await pushHalves(c);
+    const lb = await startHaproxy(work, c.receivers.map((r) => r.port));
+    try {
+      await pushHalves(c, lb.port);
+    } finally {
+      await lb.stop();
+    }
+    // Round robin: each receiver took one association of 20 instances.
+    const stored = c.receivers.map((r) => r.logs.filter((l) => l.event === 'association-close').reduce((n, l) => n + Number(l.stored ?? 0), 0));
+    assert.deepEqual(stored, [20, 20]);
     const { files, delivered } = await deliveredSeries(c);
     const series = new Set(files.map((f) => f.series));
     assert.equal(series.size, 1, `one derived series at the PACS, got ${series.size}`);
@@ -169,6 +189,39 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     assert.equal(new Set(files.map((f) => f.series)).size, 1, 'one derived series');
     assert.equal(new Set(files.map((f) => f.sop)).size, 157, 'every derived instance arrived');
     assert.deepEqual(uidsWithTwoContents(files), []);
+  });
+
+  it('a receiver killed mid-association loses nothing it acknowledged', async () => {
+    // The 15th instance is durable but the receiver dies (SIGKILL) before its response.
+    const c = await cluster({ workers: 0, receiverFailpoints: 'store-before-ack:15', stableSeconds: 60 });
+    const files = readdirSync(PCASL).sort().map((f) => join(PCASL, f));
+    const r = await storescu('127.0.0.1', c.receivers[0].port, files, { args: ['-v'] });
+    const said = r.stdout + r.stderr;
+    const acked = (said.match(/Received Store Response \(Success\)/g) ?? []).length;
+    assert.equal((await c.receivers[0].exited).signal, 'SIGKILL');
+    assert.equal(acked, 14, said.slice(-1500));
+    // storescu sends in the order given: the first 14 files are the acknowledged ones.
+    const ackedUids = await Promise.all(files.slice(0, acked).map(async (f) => str((await readPart10(f, { headerOnly: true })).dataset.SOPInstanceUID)!));
+    const db = openDb(c.database, logger('test'));
+    try {
+      const rows = (await db.query<{ sop_uid: string; path: string }>('SELECT sop_uid, path FROM interslice_instances')).rows;
+      const indexed = new Map(rows.map((x) => [x.sop_uid, x.path]));
+      assert.deepEqual(ackedUids.filter((u) => !indexed.has(u)), [], 'every acknowledged instance is indexed');
+      assert.deepEqual(ackedUids.filter((u) => !existsSync(join(c.storage, 'spool', indexed.get(u)!))), [], 'and its file is in the spool');
+      const jobs = (await db.query<{ id: string }>('SELECT id FROM interslice_jobs')).rows;
+      assert.equal(jobs.length, 1, 'and its series job is queued');
+    } finally {
+      await db.close();
+    }
+    // The sender retries the rest through the other receiver: the series is whole, each instance once.
+    const again = await storescu('127.0.0.1', c.receivers[1].port, files);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const db2 = openDb(c.database, logger('test'));
+    try {
+      assert.equal(Number((await db2.query<{ n: string }>('SELECT count(*) AS n FROM interslice_instances')).rows[0].n), 40);
+    } finally {
+      await db2.close();
+    }
   });
 
   it('PostgreSQL down: instances are refused with A700, none acknowledged; back up, the series is received and derived', async () => {
