@@ -1,10 +1,13 @@
-// Durable outbox: one JSON manifest per (derived series, destination) under <storage.dir>/outbox,
-// rewritten crash-consistently (temp file, fsync, rename, fsync dir). A worker sends due
-// entries, one association at a time per destination; failures retry with capped exponential
-// backoff and only the files not yet acknowledged are re-sent; after maxAttempts an entry is
-// 'dead' and stays listed until requeue(). All state is on disk, so retries survive restarts;
-// an entry caught in 'sending' by a crash is sent again (at-least-once: the peer sees the
-// same SOP Instance UIDs again, which PACS treat as a resend).
+// Durable outbox: one entry per (derived series, destination) in an OutboxStore (outbox-store.ts:
+// JSON manifests under <storage.dir>/outbox by default; src/cluster/pg-outbox-store.ts shares
+// them between the processes of a cluster). A worker claims due entries, at most
+// associationsPerDestination at a time per destination (across the cluster with a shared
+// store), and holds each under a lease it renews while sending; failures retry with capped
+// exponential backoff and only the files not yet acknowledged are re-sent; after maxAttempts an
+// entry is 'dead' and stays listed until requeue(). All state is in the store, so retries survive
+// restarts; an entry whose sender died in 'sending' is sent again (at-least-once: the peer sees
+// the same SOP Instance UIDs again, which PACS treat as a resend). Every change is a
+// compare-and-set on the entry's revision: whoever changed the entry meanwhile wins.
 //
 // A destination with storage commitment: once every file is acknowledged the entry requests
 // commitment (N-ACTION, a Transaction UID per request, saved first) and waits in 'committing'
@@ -13,53 +16,19 @@
 // No report within the commitment timeout, or no N-ACTION success: a failed attempt (backoff,
 // dead after maxAttempts), and the next attempt requests commitment again.
 import { stageMetrics } from '../core/metrics.js';
-import { writeFileDurable } from '../core/durable-fs.js';
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { logger, type Logger } from '../core/log.js';
 import type { StoreResult } from './scu.js';
 import { commitDelivery, sendFiles, type OutboxDestination } from './destination.js';
 import type { AuditStudy } from '../core/audit.js';
 import { commitmentTransactionUid, matchCommitmentReport, type CommitmentReport, type SopRef } from '../dicom/storage-commitment.js';
 import { sopRefsOf, type CommitmentRequestResult, type ReportSink } from './commitment.js';
+import { FsOutboxStore, type OutboxEntry, type OutboxStore } from './outbox-store.js';
 
 export type { OutboxDestination } from './destination.js';
-
-/** committing: every file acknowledged, waiting for the destination's storage commitment report. */
-export type OutboxState = 'queued' | 'sending' | 'committing' | 'done' | 'dead';
-
-/** The storage commitment transaction of an entry (its latest request). */
-export interface CommitmentState {
-  transactionUid: string;
-  /** Requests made so far (this one included). */
-  requests: number;
-  /** Epoch ms of the N-ACTION; the report is due within the commitment timeout from here. */
-  requestedAt: number;
-  /** Instances the destination committed (set when done). */
-  committed?: number;
-}
-
-export interface OutboxEntry {
-  id: string;
-  seriesId: string;
-  destination: string;
-  files: string[];
-  /** Files the destination acknowledged (not sent again on retry). */
-  sent: string[];
-  state: OutboxState;
-  /** Failed attempts so far. */
-  attempts: number;
-  /** Epoch ms; the entry is due when queued and this is in the past. */
-  nextAttemptAt: number;
-  lastError?: string;
-  createdAt: number;
-  updatedAt: number;
-  /** The study and instances, for the audit record of the transfer (patient identifier included). */
-  subject?: AuditStudy;
-  /** Storage commitment (destinations with storageCommitment only). */
-  commitment?: CommitmentState;
-}
+export type { CommitmentState, OutboxEntry, OutboxLease, OutboxState, OutboxStore } from './outbox-store.js';
+export { FsOutboxStore } from './outbox-store.js';
 
 export interface BackoffOptions {
   baseMs?: number;
@@ -83,8 +52,10 @@ export type SendFn = (dest: OutboxDestination, files: string[]) => Promise<Store
 export type CommitFn = (dest: OutboxDestination, transactionUid: string, refs: SopRef[], onReport: ReportSink) => Promise<CommitmentRequestResult>;
 
 export interface OutboxOptions {
-  /** The outbox directory itself (the node uses <storage.dir>/outbox). */
-  dir: string;
+  /** The outbox directory itself (the node uses <storage.dir>/outbox); the FsOutboxStore's, when no store is given. */
+  dir?: string;
+  /** Where the entries are kept (default: FsOutboxStore at dir). */
+  store?: OutboxStore;
   destinations: OutboxDestination[];
   /** Default: sendFiles (DIMSE or STOW-RS after the destination's kind). */
   send?: SendFn;
@@ -96,6 +67,10 @@ export interface OutboxOptions {
   commit?: CommitFn;
   /** Longest wait for a storage commitment report after the N-ACTION (default 600 s). */
   commitmentTimeoutMs?: number;
+  /** How long a claimed entry stays ours without a renewal (default 30 s; renewed every third of it while sending). */
+  leaseMs?: number;
+  /** Entries of one destination sending at once, across every worker on the store (default 1: one association). */
+  associationsPerDestination?: number;
   /** Told when an entry is delivered (true) or gives up (false): the audit trail's hook. */
   onFinished?(entry: OutboxEntry, destination: OutboxDestination | undefined, delivered: boolean): void;
 }
@@ -108,8 +83,10 @@ function summarize(failed: StoreResult[], total: number): string {
   return `${failed.length} of ${total} failed: ${reasons.slice(0, 3).join('; ')}`.slice(0, 500);
 }
 
+const sameFiles = (e: OutboxEntry, files: string[]) => e.files.length === files.length && files.every((f) => e.files.includes(f));
+
 export class Outbox {
-  private readonly dir: string;
+  private readonly store: OutboxStore;
   private readonly send: SendFn;
   private readonly log: Logger;
   private readonly backoff: Required<BackoffOptions>;
@@ -118,44 +95,58 @@ export class Outbox {
   private readonly onFinished?: OutboxOptions['onFinished'];
   private readonly commit: CommitFn;
   private readonly commitmentTimeoutMs: number;
-  private readonly entries = new Map<string, OutboxEntry>();
-  /** Destination name -> the runner sending its due entries. */
+  private readonly leaseMs: number;
+  private readonly perDestination: number;
+  /** This worker's name on its leases: unique per Outbox, readable in list(). */
+  private readonly owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  /** Destination and slot -> the runner sending its due entries. */
   private readonly busy = new Map<string, Promise<void>>();
-  private loaded?: Promise<void>;
+  /** Entries this worker claimed (drain() waits when there was none to claim). */
+  private claims = 0;
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
   constructor(o: OutboxOptions) {
-    this.dir = o.dir;
-    this.send = o.send ?? sendFiles;
     this.log = o.log ?? logger('send');
+    if (!o.store && !o.dir) throw new Error('an outbox needs a store or a dir');
+    this.store = o.store ?? new FsOutboxStore(o.dir!, this.log);
+    this.send = o.send ?? sendFiles;
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
     this.destinations = new Map(o.destinations.map((d) => [d.name, d]));
     this.pollMs = o.pollMs ?? 1000;
     this.onFinished = o.onFinished;
     this.commit = o.commit ?? commitDelivery;
     this.commitmentTimeoutMs = o.commitmentTimeoutMs ?? 600_000;
+    this.leaseMs = o.leaseMs ?? 30_000;
+    this.perDestination = Math.max(1, o.associationsPerDestination ?? 1);
   }
 
   /** Queues files for each named destination; returns the entries. Unknown names throw. */
   async enqueue(seriesId: string, files: string[], destinationNames: string[], subject?: AuditStudy): Promise<OutboxEntry[]> {
-    await this.load();
     const unknown = destinationNames.filter((n) => !this.destinations.has(n));
     if (unknown.length) throw new Error(`unknown destination(s): ${unknown.join(', ')}`);
     const out: OutboxEntry[] = [];
     for (const destination of destinationNames) {
       const id = `${key(seriesId)}--${key(destination)}`;
-      const existing = this.entries.get(id);
-      const same = existing && existing.state !== 'dead' && existing.files.length === files.length && files.every((f) => existing.files.includes(f));
-      if (same) {
-        out.push({ ...existing });
-        continue;
+      for (;;) {
+        // The same files again: nothing to do. Other files: the new entry replaces the old one
+        // (a sender of the old one finds its revision gone and leaves the entry to the new one).
+        const existing = await this.store.get(id);
+        if (existing && existing.state !== 'dead' && sameFiles(existing, files)) {
+          out.push(existing);
+          break;
+        }
+        const now = Date.now();
+        const entry: OutboxEntry = {
+          id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now,
+          ...(subject ? { subject } : {}), revision: existing?.revision,
+        };
+        const saved = await this.store.save(entry);
+        if (!saved) continue; // changed meanwhile (another process): look again
+        this.log.info('queued for sending', { event: 'send-queued', entry: id, seriesId, destination, files: files.length });
+        out.push(saved);
+        break;
       }
-      const now = Date.now();
-      const entry: OutboxEntry = { id, seriesId, destination, files: [...files], sent: [], state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, ...(subject ? { subject } : {}) };
-      await this.save(entry);
-      this.log.info('queued for sending', { event: 'send-queued', entry: id, seriesId, destination, files: files.length });
-      out.push({ ...entry });
     }
     return out;
   }
@@ -178,17 +169,17 @@ export class Outbox {
   }
 
   /** Every entry with its state and last error, oldest first. */
-  async list(): Promise<OutboxEntry[]> {
-    await this.load();
-    return [...this.entries.values()].sort((a, b) => a.createdAt - b.createdAt).map((e) => ({ ...e, files: [...e.files], sent: [...e.sent] }));
+  list(): Promise<OutboxEntry[]> {
+    return this.store.list();
   }
 
   /** Operator action: gives a dead entry a fresh set of attempts. */
   async requeue(id: string): Promise<void> {
-    await this.load();
-    const e = this.entries.get(id);
-    if (!e) throw new Error(`no outbox entry ${id}`);
-    await this.save({ ...e, state: 'queued', attempts: 0, nextAttemptAt: Date.now(), updatedAt: Date.now() });
+    for (;;) {
+      const e = await this.store.get(id);
+      if (!e) throw new Error(`no outbox entry ${id}`);
+      if (await this.store.save({ ...e, state: 'queued', attempts: 0, nextAttemptAt: Date.now(), updatedAt: Date.now() })) return;
+    }
   }
 
   /**
@@ -196,8 +187,7 @@ export class Outbox {
    * Transaction UID. Resolves false when no entry waits for it (unknown or already settled).
    */
   async commitmentReport(report: CommitmentReport): Promise<boolean> {
-    await this.load();
-    const entry = [...this.entries.values()].find((e) => e.state === 'committing' && e.commitment?.transactionUid === report.transactionUid);
+    const entry = await this.store.committing(report.transactionUid);
     if (!entry) {
       this.log.warn('storage commitment report for no waiting entry', { event: 'commit-unknown', transactionUid: report.transactionUid, eventTypeId: report.eventTypeId });
       return false;
@@ -206,79 +196,70 @@ export class Outbox {
     try {
       refs = sopRefsOf(entry.files).map((ref, i) => ({ file: entry.files[i], ref }));
     } catch (e) {
-      await this.fail(entry, `storage commitment: cannot read the files sent: ${e instanceof Error ? e.message : String(e)}`);
-      return true;
+      return this.fail(entry, `storage commitment: cannot read the files sent: ${e instanceof Error ? e.message : String(e)}`);
     }
     const match = matchCommitmentReport(refs.map((r) => r.ref), report);
     const now = Date.now();
     if (match.complete) {
-      const done: OutboxEntry = { ...entry, state: 'done', lastError: undefined, updatedAt: now, commitment: { ...entry.commitment!, committed: refs.length } };
-      await this.save(done);
-      stageMetrics().sendAttempt(entry.destination, 'success');
-      stageMetrics().sendResult(entry.destination, 'done');
-      this.log.info('series delivered', {
-        event: 'send-done', entry: entry.id, destination: entry.destination, files: entry.files.length, attempts: entry.attempts + 1,
-        committed: refs.length, transactionUid: report.transactionUid,
-      });
-      this.onFinished?.(done, this.destinations.get(entry.destination), true);
+      const done = await this.store.save({ ...entry, state: 'done', lastError: undefined, updatedAt: now, commitment: { ...entry.commitment!, committed: refs.length } });
+      if (!done) return false; // settled meanwhile (another report, a timeout, a re-enqueue)
+      this.delivered(done, { committed: refs.length, transactionUid: report.transactionUid });
       return true;
     }
     // The instances not committed are sent again, then commitment is requested again.
     const again = new Set(match.notCommitted);
     const resend = new Set(refs.filter((r) => again.has(r.ref.sopInstanceUid)).map((r) => r.file));
     const sent = entry.sent.filter((f) => !resend.has(f));
-    await this.fail({ ...entry, sent }, `storage commitment: ${again.size} of ${refs.length} not committed (${match.reasons.join(', ') || 'not listed'})`);
-    return true;
+    return this.fail({ ...entry, sent }, `storage commitment: ${again.size} of ${refs.length} not committed (${match.reasons.join(', ') || 'not listed'})`);
   }
 
   /** Retention: forgets a delivered (or dead) entry; queued and sending entries stay. */
-  async remove(id: string): Promise<boolean> {
-    await this.load();
-    const e = this.entries.get(id);
-    if (!e || (e.state !== 'done' && e.state !== 'dead')) return false;
-    this.entries.delete(id);
-    await unlink(join(this.dir, `${id}.json`)).catch(() => undefined);
-    return true;
+  remove(id: string): Promise<boolean> {
+    return this.store.remove(id);
   }
 
-  /** Sends everything that is due now, again until nothing is due (tests, shutdown). */
+  /**
+   * Sends everything that is due now, again until nothing is due (tests, shutdown). An entry
+   * due but not claimable (another worker sends to its destination) is waited for, polling.
+   */
   async drain(): Promise<void> {
     for (;;) {
+      const claims = this.claims;
       await this.runDue(true);
-      if (this.busy.size === 0 && !this.hasDue()) return;
+      if (this.busy.size === 0 && !(await this.hasDue())) return;
+      if (this.claims === claims) await new Promise((r) => setTimeout(r, this.pollMs));
     }
   }
 
-  private hasDue(now = Date.now()): boolean {
-    for (const e of this.entries.values()) if (e.state === 'queued' && e.nextAttemptAt <= now) return true;
-    return false;
+  private async hasDue(now = Date.now()): Promise<boolean> {
+    return (await this.store.pending(now)).some((e) => e.state !== 'committing');
   }
 
   private async runDue(evenIfStopped = false): Promise<void> {
-    await this.load();
     if (this.stopped && !evenIfStopped) return;
     const now = Date.now();
-    for (const e of this.entries.values()) {
+    const pending = await this.store.pending(now);
+    for (const e of pending) {
       if (e.state === 'committing' && e.commitment && e.commitment.requestedAt + this.commitmentTimeoutMs <= now) {
         await this.fail(e, `no storage commitment report within ${Math.round(this.commitmentTimeoutMs / 1000)} s`);
       }
     }
-    for (const e of this.entries.values()) {
-      if (e.state !== 'queued' || e.nextAttemptAt > now || this.busy.has(e.destination)) continue;
-      const runner = this.runDestination(e.destination).finally(() => this.busy.delete(e.destination));
-      this.busy.set(e.destination, runner);
+    for (const destination of new Set(pending.filter((e) => e.state !== 'committing').map((e) => e.destination))) {
+      for (let slot = 0; slot < this.perDestination; slot++) {
+        const k = `${destination}#${slot}`;
+        if (this.busy.has(k)) continue;
+        this.busy.set(k, this.runDestination(destination).finally(() => this.busy.delete(k)));
+      }
     }
     await Promise.all(this.busy.values());
   }
 
-  /** Sends the due entries of one destination, one association after another. */
+  /** Claims and sends due entries of one destination, one association after another. */
   private async runDestination(destination: string): Promise<void> {
     for (;;) {
-      const now = Date.now();
-      const next = [...this.entries.values()]
-        .filter((e) => e.destination === destination && e.state === 'queued' && e.nextAttemptAt <= now)
-        .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)[0];
+      const next = await this.store.claim(destination, this.owner, this.leaseMs, this.perDestination, Date.now());
       if (!next) return;
+      this.claims++;
       await this.attempt(next);
     }
   }
@@ -286,37 +267,58 @@ export class Outbox {
   private async attempt(entry: OutboxEntry): Promise<void> {
     const dest = this.destinations.get(entry.destination);
     if (!dest) {
-      await this.save({ ...entry, state: 'dead', lastError: `destination ${entry.destination} is not configured`, updatedAt: Date.now() });
+      const dead = await this.store.save({ ...entry, state: 'dead', lastError: `destination ${entry.destination} is not configured`, updatedAt: Date.now() });
+      if (!dead) return;
       stageMetrics().sendResult(entry.destination, 'dead');
-      this.onFinished?.(entry, undefined, false);
+      this.onFinished?.(dead, undefined, false);
       return;
     }
-    const sending: OutboxEntry = { ...entry, state: 'sending', updatedAt: Date.now() };
-    await this.save(sending);
-    const pending = sending.files.filter((f) => !sending.sent.includes(f));
+    const pending = entry.files.filter((f) => !entry.sent.includes(f));
     let results: StoreResult[] = [];
+    const stopRenewing = this.renewWhileSending(entry);
     try {
       if (pending.length) results = await this.send(dest, pending);
     } catch (e) {
       results = pending.map((file) => ({ file, ok: false, error: e instanceof Error ? e.message : String(e) }));
+    } finally {
+      stopRenewing();
     }
-    if (this.entries.get(entry.id) !== sending) return; // re-enqueued meanwhile: the new entry wins
-    const sent = [...sending.sent, ...results.filter((r) => r.ok).map((r) => r.file)];
+    const sent = [...entry.sent, ...results.filter((r) => r.ok).map((r) => r.file)];
     const failed = results.filter((r) => !r.ok);
-    const now = Date.now();
     if (failed.length === 0 && dest.kind !== 'stowrs' && dest.storageCommitment) {
-      await this.requestCommit({ ...sending, sent, lastError: undefined }, dest);
+      await this.requestCommit({ ...entry, sent, lastError: undefined }, dest);
       return;
     }
     if (failed.length === 0) {
-      await this.save({ ...sending, sent, state: 'done', lastError: undefined, updatedAt: now });
-      stageMetrics().sendAttempt(entry.destination, 'success');
-      stageMetrics().sendResult(entry.destination, 'done');
-      this.log.info('series delivered', { event: 'send-done', entry: entry.id, destination: entry.destination, files: sending.files.length, attempts: sending.attempts + 1 });
-      this.onFinished?.(sending, dest, true);
+      // Not saved: re-enqueued or taken over meanwhile, and the stored entry wins.
+      const done = await this.store.save({ ...entry, sent, state: 'done', lastError: undefined, updatedAt: Date.now() });
+      if (done) this.delivered(done);
       return;
     }
-    await this.fail({ ...sending, sent }, summarize(failed, pending.length));
+    await this.fail({ ...entry, sent }, summarize(failed, pending.length));
+  }
+
+  /** Renews a claimed entry's lease every third of leaseMs until the returned function is called. */
+  private renewWhileSending(entry: OutboxEntry): () => void {
+    const timer = setInterval(() => {
+      this.store.renew(entry, this.leaseMs).then(
+        (ok) => {
+          if (ok) return;
+          clearInterval(timer);
+          this.log.warn('outbox entry changed while sending', { event: 'send-lease-lost', entry: entry.id, destination: entry.destination });
+        },
+        (e) => this.log.warn('cannot renew the outbox lease', { event: 'send-lease-error', entry: entry.id, error: String(e) }),
+      );
+    }, Math.max(10, Math.floor(this.leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private delivered(entry: OutboxEntry, extra: Record<string, unknown> = {}): void {
+    stageMetrics().sendAttempt(entry.destination, 'success');
+    stageMetrics().sendResult(entry.destination, 'done');
+    this.log.info('series delivered', { event: 'send-done', entry: entry.id, destination: entry.destination, files: entry.files.length, attempts: entry.attempts + 1, ...extra });
+    this.onFinished?.(entry, this.destinations.get(entry.destination), true);
   }
 
   /** Every file acknowledged: saves the new transaction ('committing'), then sends the N-ACTION. */
@@ -330,9 +332,9 @@ export class Outbox {
     }
     const requests = (entry.commitment?.requests ?? 0) + 1;
     const transactionUid = commitmentTransactionUid(entry.id, requests);
-    // Saved before the N-ACTION: a report may come (on another association) before its response.
-    const committing: OutboxEntry = { ...entry, state: 'committing', commitment: { transactionUid, requests, requestedAt: Date.now() }, updatedAt: Date.now() };
-    await this.save(committing);
+    // Saved before the N-ACTION: a report may come (on another association, to any process) before its response.
+    const committing = await this.store.save({ ...entry, state: 'committing', commitment: { transactionUid, requests, requestedAt: Date.now() }, updatedAt: Date.now() });
+    if (!committing) return; // re-enqueued or taken over meanwhile
     let r: CommitmentRequestResult;
     try {
       r = await this.commit(dest, transactionUid, refs, (report) => this.commitmentReport(report));
@@ -340,19 +342,19 @@ export class Outbox {
       r = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     if (r.ok) this.log.info('storage commitment requested', { event: 'commit-requested', entry: entry.id, destination: entry.destination, instances: refs.length, transactionUid, request: requests });
-    const now = this.entries.get(entry.id);
+    const now = await this.store.get(entry.id);
     if (now?.state !== 'committing' || now.commitment?.transactionUid !== transactionUid) return; // settled meanwhile (report, re-enqueue)
     if (!r.ok) await this.fail(now, `storage commitment request: ${r.error ?? 'failed'}`);
   }
 
-  /** A failed attempt: queued again with backoff, or dead after maxAttempts. */
-  private async fail(entry: OutboxEntry, lastError: string): Promise<void> {
+  /** A failed attempt: queued again with backoff, or dead after maxAttempts. False when the entry changed meanwhile (nothing saved). */
+  private async fail(entry: OutboxEntry, lastError: string): Promise<boolean> {
     const now = Date.now();
     const attempts = entry.attempts + 1;
     const dead = attempts >= this.backoff.maxAttempts;
     const nextAttemptAt = dead ? now : now + backoffDelay(attempts, this.backoff);
-    const next: OutboxEntry = { ...entry, attempts, lastError: lastError.slice(0, 500), state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now };
-    await this.save(next);
+    const next = await this.store.save({ ...entry, attempts, lastError: lastError.slice(0, 500), state: dead ? 'dead' : 'queued', nextAttemptAt, updatedAt: now });
+    if (!next) return false;
     stageMetrics().sendAttempt(entry.destination, 'failure');
     if (dead) {
       stageMetrics().sendResult(entry.destination, 'dead');
@@ -362,32 +364,6 @@ export class Outbox {
       stageMetrics().sendRetry(entry.destination);
       this.log.warn('send failed, will retry', { event: 'send-failed', entry: entry.id, destination: entry.destination, attempts, retryInMs: nextAttemptAt - now, lastError: next.lastError });
     }
-  }
-
-  private async save(e: OutboxEntry): Promise<void> {
-    await writeFileDurable(join(this.dir, `${e.id}.json`), JSON.stringify(e, null, 1));
-    this.entries.set(e.id, e);
-  }
-
-  private load(): Promise<void> {
-    this.loaded ??= (async () => {
-      await mkdir(this.dir, { recursive: true });
-      for (const name of await readdir(this.dir)) {
-        if (name.endsWith('.tmp')) { // left by a crash mid-write (src/core/durable-fs.ts)
-          await unlink(join(this.dir, name)).catch(() => undefined); // a crash mid-write
-          continue;
-        }
-        if (!name.endsWith('.json')) continue;
-        try {
-          const e = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as OutboxEntry;
-          // A crash during a send: send the unacknowledged files again.
-          if (e.state === 'sending') e.state = 'queued';
-          this.entries.set(e.id, e);
-        } catch (err) {
-          this.log.error('unreadable outbox entry', { event: 'send-bad-entry', file: name, error: String(err) });
-        }
-      }
-    })();
-    return this.loaded;
+    return true;
   }
 }
