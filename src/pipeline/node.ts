@@ -13,6 +13,7 @@ import { openDb, type Db } from '../cluster/db.js';
 import { PgJobQueue } from '../cluster/pg-queue.js';
 import { IndexedSpool } from '../cluster/indexed-spool.js';
 import { JobRecordSync } from '../cluster/job-records.js';
+import { PgOutboxStore } from '../cluster/pg-outbox-store.js';
 import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
 import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
@@ -109,6 +110,8 @@ export async function startNode(
 
   const outbox = new Outbox({
     dir: join(dir, 'outbox'),
+    // Clustered: every sender claims entries from one table; a dead sender's lease is taken over.
+    ...(db ? { store: new PgOutboxStore(db), leaseMs } : {}),
     destinations: cfg.destinations.map((d) => outboxDestination(d, cfg)),
     // DIMSE C-STORE or STOW-RS after the destination's kind.
     send: (d, files) => sendFiles(d, files, cfg.send.timeoutSeconds * 1000),

@@ -168,7 +168,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     assert.deepEqual(ready.checks.database, { ok: true });
   });
 
-  it('the same when the worker sending it is SIGKILLed after its first derived instance was sent', async () => {
+  it('the same when the worker sending it is SIGKILLed after its first derived instance was sent', async (t) => {
     // Both workers armed: whichever sends first kills itself (SIGKILL) once the PACS has
     // acknowledged its first instance; then the test disarms the other.
     const armed = join(work, `kill-${n + 1}`);
@@ -184,6 +184,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     const done = await survivor.waitFor((l) => l.event === 'send-done', 180_000, 'the other worker delivers the series');
     await new Promise((r) => setTimeout(r, 1500));
     const files = await received(c.pacsDir);
+    t.diagnostic(`before the kill ${arrivedBeforeKill} files at the PACS; in the end ${files.length} files, ${new Set(files.map((f) => f.sop)).size} distinct instances`);
     assert.ok(arrivedBeforeKill >= 1 && arrivedBeforeKill < 157, `the kill came mid-series (${arrivedBeforeKill} of 157 had arrived)`);
     assert.equal(Number(done.files), 157);
     assert.equal(new Set(files.map((f) => f.series)).size, 1, 'one derived series');
