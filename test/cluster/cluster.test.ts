@@ -76,9 +76,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
   /** A fresh database, storage.dir and PACS; receivers and workers started. */
   async function cluster(o: { workers?: number; failpoints?: string; receiverFailpoints?: string; stableSeconds?: number } = {}): Promise<Cluster> {
     const name = `c${++n}`;
-    const admin = openDb(pg.url, logger('test'));
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.close();
+    const database = await pg.createDatabase();
     const dir = join(work, name);
     const pacsDir = join(dir, 'pacs');
     mkdirSync(pacsDir, { recursive: true });
@@ -86,7 +84,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     const config = [
       'dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0 }',
       `storage: { dir: ${JSON.stringify(join(dir, 'var'))}, minFreeMb: 0 }`,
-      `cluster: { database: ${JSON.stringify(pg.url.replace(/\/postgres$/, `/${name}`))}, leaseSeconds: 3 }`,
+      `cluster: { database: ${JSON.stringify(database)}, leaseSeconds: 3 }`,
       `pipeline: { stableSeconds: ${o.stableSeconds ?? 3}, method: linear }`,
       'send: { baseDelaySeconds: 0.5, maxDelaySeconds: 2, timeoutSeconds: 20 }',
       `destinations: [ { name: pacs, aeTitle: PACS, host: 127.0.0.1, port: ${pacs.port} } ]`,
@@ -99,7 +97,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     const workers: Served[] = [];
     for (let i = 0; i < (o.workers ?? 2); i++) workers.push(await serve({ config, work: dir, args: ['--roles', 'process,send'], failpoints: o.failpoints }));
     const c: Cluster = {
-      database: pg.url.replace(/\/postgres$/, `/${name}`),
+      database,
       storage: join(dir, 'var'),
       receivers,
       workers,

@@ -12,7 +12,7 @@ import { FsJobQueue } from '../../src/queue/fs-queue.js';
 import { PgJobQueue } from '../../src/cluster/pg-queue.js';
 import { openDb, type Db } from '../../src/cluster/db.js';
 import { logger } from '../../src/core/log.js';
-import { havePostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { noPostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
 
 interface Backend {
   /** A queue on fresh, empty storage, and a factory for more processes sharing it. */
@@ -141,7 +141,6 @@ contract('embedded (FsJobQueue)', () => ({
 
 let pg: Postgres | undefined;
 const dbs: Db[] = [];
-let n = 0;
 const LEASE_MS = 600;
 after(async () => {
   for (const d of dbs) await d.close();
@@ -152,11 +151,7 @@ contract(
   () => ({
     async fresh() {
       pg ??= await startPostgres();
-      const admin = openDb(pg.url, logger('test'));
-      const name = `q${++n}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.close();
-      const url = pg.url.replace(/\/postgres$/, `/${name}`);
+      const url = await pg.createDatabase();
       const mk = () => {
         const db = openDb(url, logger('test'));
         dbs.push(db);
@@ -171,5 +166,5 @@ contract(
     },
     shared: true,
   }),
-  havePostgres() ? undefined : 'PostgreSQL is not installed',
+  noPostgres(),
 );

@@ -6,11 +6,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { freePort, waitForPort } from './peers.js';
 
 export interface Postgres {
   url: string;
   port: number;
+  /** Creates an empty database (one per test world) and returns its URL. */
+  createDatabase(): Promise<string>;
   start(): Promise<void>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
@@ -24,6 +27,8 @@ function pgBin(): string | undefined {
 }
 
 export const havePostgres = (): boolean => !!pgBin() && spawnSync('id', ['postgres']).status === 0;
+/** The skip reason of a suite that needs PostgreSQL, or undefined. */
+export const noPostgres = (): string | undefined => (havePostgres() ? undefined : 'PostgreSQL is not installed (Debian package postgresql, user postgres)');
 
 /** Runs a PostgreSQL binary as the postgres user when we are root (setpriv execs: signals reach postgres itself). */
 function asPostgres(cmd: string, args: string[]): [string, string[]] {
@@ -77,9 +82,22 @@ export async function startPostgres(): Promise<Postgres> {
     await exited;
   };
   await start();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let databases = 0;
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url,
     port,
+    async createDatabase() {
+      const name = `test_${++databases}`;
+      const c = new pg.Client(url);
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await c.end();
+      }
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
     start,
     stop,
     async destroy() {

@@ -15,7 +15,7 @@ import { readPart10, str } from '../../src/dicom/dcmjs.js';
 import { sendFiles } from '../../src/send/destination.js';
 import { Outbox, type OutboxDestination } from '../../src/send/outbox.js';
 import { datasetBytes, MR_DIR, startStorescp, type Storescp } from '../helpers/peers.js';
-import { havePostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { noPostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { ROOT, until } from '../helpers/serve.js';
 import type { WorkerArgs } from '../helpers/outbox-worker.js';
 
@@ -23,7 +23,7 @@ const quiet = winston.createLogger({ silent: true });
 const PCASL = join(MR_DIR, 'philips-pcasl-oblique-4mm');
 const sopUid = async (f: string) => str((await readPart10(f, { headerOnly: true })).dataset.SOPInstanceUID)!;
 
-describe('clustered outbox: a sender SIGKILLed mid-send is taken over', { skip: havePostgres() ? undefined : 'PostgreSQL is not installed (Debian package postgresql, user postgres)' }, () => {
+describe('clustered outbox: a sender SIGKILLed mid-send is taken over', { skip: noPostgres() }, () => {
   let work: string;
   let pg: Postgres;
   let db: Db;

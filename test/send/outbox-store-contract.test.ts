@@ -14,7 +14,7 @@ import { sopRefsOf } from '../../src/send/commitment.js';
 import { sendFiles } from '../../src/send/destination.js';
 import { FsOutboxStore, Outbox, type OutboxDestination, type OutboxEntry, type OutboxOptions, type OutboxStore } from '../../src/send/outbox.js';
 import { MR_DIR, startStorescp, type Storescp } from '../helpers/peers.js';
-import { havePostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { noPostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { until } from '../helpers/serve.js';
 
 const quiet = winston.createLogger({ silent: true });
@@ -34,8 +34,6 @@ interface Harness {
 
 let scratch: string;
 let pg: Postgres | undefined;
-let admin: Db | undefined;
-let databases = 0;
 
 const harnesses: Harness[] = [
   {
@@ -47,13 +45,10 @@ const harnesses: Harness[] = [
   },
   {
     name: 'PgOutboxStore',
-    skip: havePostgres() ? undefined : 'PostgreSQL is not installed (Debian package postgresql, user postgres)',
+    skip: noPostgres(),
     async world() {
       pg ??= await startPostgres();
-      admin ??= openDb(pg.url, quiet);
-      const name = `outbox_${++databases}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      const url = pg.url.replace(/\/postgres$/, `/${name}`);
+      const url = await pg.createDatabase();
       const pools: Db[] = [];
       return {
         open() {
@@ -80,7 +75,6 @@ before(async () => {
 
 after(async () => {
   await pacs?.stop();
-  await admin?.close();
   await pg?.destroy();
   await rm(scratch, { recursive: true, force: true });
 });
