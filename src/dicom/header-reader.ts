@@ -1,8 +1,8 @@
 // The one reader of DICOM element headers (PS3.5 7.1): tag, VR and value length at a byte
 // offset, in Implicit or Explicit VR, Little or Big Endian, and the File Meta Information of a
 // Part-10 head. Every walker over header bytes reads its elements through readElementHeader:
-// receive's header scan (transport/header-scan.ts) and structure check
-// (transport/structure-check.ts), the flat header parse (flat-header.ts), the character set
+// receive's header scan (receive/check/header-scan.ts) and structure check
+// (receive/check/structure-check.ts), the flat header parse (flat-header.ts), the character set
 // search (charset.ts), DIMSE command sets (receive/transport/dimse-command.ts), the file meta
 // values (fileMetaValues) and the send side's file meta (send/file-dataset.ts). What a walker
 // does with an element (skip it, descend, decline, fail) stays its own.

@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { JobQueue } from '../core/seams.js';
-import { readBasicMeta } from '../receive/read-meta.js';
+import { readBasicMeta } from '../receive/check/read-meta.js';
 import type { ProcessedMarkers } from './processed.js';
 import { seriesJobId, type LatePolicy } from './quiet-period.js';
 import type { SeriesJob } from './job-runner.js';

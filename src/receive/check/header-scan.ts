@@ -5,7 +5,7 @@
 // typical MR header and never decodes or re-encodes anything.
 import {
   HeaderTruncated, ITEM, ITEM_END, readElementHeader, SEQUENCE_END, uidValue, UNDEFINED_LENGTH, validVr, type ElementHeader,
-} from '../dicom/header-reader.js';
+} from '../../dicom/header-reader.js';
 
 export interface HeaderFacts {
   sopClassUid?: string;

@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
   HeaderTruncated, hasPart10Prefix, ITEM, ITEM_END, PIXEL_DATA, readElementHeader, SEQUENCE_END, tagText, UNDEFINED_LENGTH, validVr, type ElementHeader,
-} from '../dicom/header-reader.js';
+} from '../../dicom/header-reader.js';
 
 /** Bytes read at a time: headers are dense, values are skipped without reading them. */
 const WINDOW = 64 * 1024;

@@ -1,7 +1,7 @@
 // DIMSE command sets (PS3.7 E.1, always Implicit VR Little Endian) and the PDUs the C-STORE
 // fast path writes itself. dcmjs-dimse builds a C-STORE-RSP through a dcmjs dataset
 // (denaturalize + write), about 1 ms per instance; this encodes the same elements directly.
-import { HeaderTruncated, readElementHeader, uidValue } from '../dicom/header-reader.js';
+import { HeaderTruncated, readElementHeader, uidValue } from '../../dicom/header-reader.js';
 
 /** Command field values (PS3.7 E.1-1). */
 export const CommandField = { cStoreRq: 0x0001, cStoreRsp: 0x8001 } as const;
