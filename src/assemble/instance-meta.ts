@@ -2,8 +2,8 @@
 // parsed). Enhanced MR objects get one FrameGeometry per frame from the functional groups.
 import { stat } from 'node:fs/promises';
 import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
-import { parseFlatHeader } from '../dicom/flat-header.js';
-import { asArray, num, nums, parsePart10, readPart10, SopClass, str, type NaturalDataset, type ParsedDicom } from '../dicom/dcmjs.js';
+import { parseHeader } from '../dicom/flat-header.js';
+import { asArray, num, nums, readPart10, SopClass, str, type NaturalDataset, type ParsedDicom } from '../dicom/dcmjs.js';
 
 /**
  * Every top-level attribute instanceMetaFromDataset reads (functional groups whole). The receive
@@ -211,7 +211,7 @@ export async function readInstanceMeta(path: string): Promise<InstanceMeta> {
 export function parseInstanceMeta(part10Header: Buffer, path: string): InstanceMeta {
   let parsed;
   try {
-    parsed = parseFlatHeader(part10Header) ?? parsePart10(part10Header, { headerOnly: true });
+    parsed = parseHeader(part10Header);
   } catch (err) {
     throw unreadable(path, err as Error);
   }

@@ -12,7 +12,7 @@
 // Codecs are Node's TextDecoder (full ICU); where the WHATWG encodings differ from the ISO
 // sets (its 'iso-8859-1' and 'latin1' are windows-1252), the tables below are built from the
 // G1 half only, and C1 (0x80-0x9F) is identity as in ISO 8859.
-import { LONG_VRS } from './explicit-vr.js';
+import { HeaderTruncated, ITEM, ITEM_END, readElementHeader, SEQUENCE_END, UNDEFINED_LENGTH } from './header-reader.js';
 
 type G0 = 'ascii' | 'roman' | 'jis0208' | 'jis0212';
 type G1 = 'none' | 'katakana' | 'ksx1001' | 'gb2312' | { single: string };
@@ -254,8 +254,6 @@ export interface CharsetElement {
   terms: string[];
 }
 
-const UNDEFINED = 0xffffffff;
-
 /**
  * Every Specific Character Set element of a dataset (its bytes after the file meta group),
  * in the dataset and in sequence items at any depth, by a walk over element headers. `vrOf`
@@ -268,43 +266,31 @@ export function findCharsetElements(
   littleEndian: boolean,
   vrOf: (tag: number) => string | undefined,
 ): CharsetElement[] {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const u16 = (at: number) => view.getUint16(at, littleEndian);
-  const u32 = (at: number) => view.getUint32(at, littleEndian);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const found: CharsetElement[] = [];
 
   /** Elements from `pos` to `end` or an item delimiter; returns where it stopped. */
   const walk = (pos: number, end: number, path: string, explicitHere: boolean): number => {
     while (pos + 8 <= end) {
-      const group = u16(pos);
-      const tag = ((group << 16) | u16(pos + 2)) >>> 0;
-      if (group === 0xfffe) return pos;
-      let vr: string | undefined;
-      let len: number;
-      let at: number;
-      if (explicitHere) {
-        vr = String.fromCharCode(b[pos + 4], b[pos + 5]);
-        if (LONG_VRS.has(vr)) {
-          if (pos + 12 > end) return end;
-          len = u32(pos + 8);
-          at = pos + 12;
-        } else {
-          len = u16(pos + 6);
-          at = pos + 8;
-        }
-      } else {
-        len = u32(pos + 4);
-        at = pos + 8;
-        vr = vrOf(tag) ?? (len === UNDEFINED ? 'SQ' : 'UN');
+      let h;
+      try {
+        h = readElementHeader(buf, pos, explicitHere, littleEndian, end);
+      } catch (e) {
+        if (e instanceof HeaderTruncated) return end;
+        throw e;
       }
-      if (tag === 0x00080005 && len !== UNDEFINED && at + len <= end) {
+      const { tag, length: len } = h;
+      if (h.group === 0xfffe) return pos;
+      const at = pos + h.headerLength;
+      const vr = explicitHere ? h.vr : (vrOf(tag) ?? (len === UNDEFINED_LENGTH ? 'SQ' : 'UN'));
+      if (tag === 0x00080005 && len !== UNDEFINED_LENGTH && at + len <= end) {
         const raw = Buffer.from(b.buffer, b.byteOffset + at, len).toString('latin1');
         found.push({ path, offset: at, length: len, terms: charsetTerms(raw) });
       }
-      if (vr === 'SQ' || (vr === 'UN' && len === UNDEFINED)) {
+      if (vr === 'SQ' || (vr === 'UN' && len === UNDEFINED_LENGTH)) {
         // A UN of undefined length holds an Implicit VR sequence (PS3.5 6.2.2).
         pos = items(at, len, end, `${path}${tag.toString(16).toUpperCase().padStart(8, '0')}`, explicitHere && vr === 'SQ');
-      } else if (len === UNDEFINED) {
+      } else if (len === UNDEFINED_LENGTH) {
         pos = items(at, len, end, undefined, explicitHere); // encapsulated pixel data: fragments
       } else {
         pos = at + len;
@@ -315,20 +301,19 @@ export function findCharsetElements(
 
   /** The items of a sequence at `pos`; `path` undefined for fragments (not descended into). */
   const items = (pos: number, len: number, end: number, path: string | undefined, explicitHere: boolean): number => {
-    const stop = len === UNDEFINED ? end : Math.min(end, pos + len);
+    const stop = len === UNDEFINED_LENGTH ? end : Math.min(end, pos + len);
     let index = 0;
     while (pos + 8 <= stop) {
-      const tag = ((u16(pos) << 16) | u16(pos + 2)) >>> 0;
-      const itemLen = u32(pos + 4);
+      const { tag, length: itemLen } = readElementHeader(buf, pos, false, littleEndian, stop);
       pos += 8;
-      if (tag === 0xfffee0dd) return pos;
-      if (tag !== 0xfffee000) return stop; // not an item: leave the rest to the parser
+      if (tag === SEQUENCE_END) return pos;
+      if (tag !== ITEM) return stop; // not an item: leave the rest to the parser
       const itemPath = path === undefined ? '' : `${path}.${index}/`;
       const start = pos;
-      if (itemLen === UNDEFINED) {
+      if (itemLen === UNDEFINED_LENGTH) {
         if (path === undefined) return stop;
         pos = walk(pos, stop, itemPath, explicitHere);
-        if (pos + 8 <= stop && u16(pos) === 0xfffe && u16(pos + 2) === 0xe00d) {
+        if (pos + 8 <= stop && readElementHeader(buf, pos, false, littleEndian, stop).tag === ITEM_END) {
           if (pos > start) index++;
           pos += 8;
         } else return stop;

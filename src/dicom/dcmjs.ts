@@ -6,7 +6,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 // @ts-ignore: dcmjs has no type declarations; this module is the typed boundary.
 import dcmjsModule from 'dcmjs';
 import { asciiCompatible, decodeText, findCharsetElements, unknownTerms } from './charset.js';
-import { fileMetaValues, LONG_VRS } from './explicit-vr.js';
+import { fileMetaValues, hasPart10Prefix, metaGroupEnd, metaGroupLength } from './header-reader.js';
 
 /** A naturalized dataset: keyword -> value (strings, numbers, arrays, nested sequences). */
 export type NaturalDataset = Record<string, any>;
@@ -163,14 +163,10 @@ const TAG_0008_0005 = { le: Buffer.from([0x08, 0x00, 0x05, 0x00]), be: Buffer.fr
 function withoutCharsets(buf: Buffer | ArrayBuffer | Uint8Array, lenient: boolean): { buffer: ArrayBuffer; charsets?: Map<string, string[]> } {
   const buffer = toArrayBuffer(buf);
   const bytes = Buffer.from(buffer);
-  if (bytes.length < 144 || bytes.toString('latin1', 128, 132) !== 'DICM') return { buffer };
+  if (!hasPart10Prefix(bytes)) return { buffer };
   // The file meta group: by its group length when it starts with one, else element by element.
-  const withLength = bytes.readUInt32LE(132) === 0x00000002 && bytes.toString('latin1', 136, 138) === 'UL';
-  let metaEnd = withLength ? 144 + bytes.readUInt32LE(140) : 132;
-  while (!withLength && metaEnd + 12 <= bytes.length && bytes.readUInt16LE(metaEnd) === 0x0002) {
-    const long = LONG_VRS.has(bytes.toString('latin1', metaEnd + 4, metaEnd + 6));
-    metaEnd += long ? 12 + bytes.readUInt32LE(metaEnd + 8) : 8 + bytes.readUInt16LE(metaEnd + 6);
-  }
+  const withLength = metaGroupLength(bytes) !== undefined;
+  const metaEnd = metaGroupEnd(bytes);
   if (metaEnd > bytes.length) return { buffer };
   const ts = fileMetaValues(bytes.subarray(withLength ? 144 : 132, metaEnd))[0x0010];
   const deflated = ts === TransferSyntax.DeflatedExplicitVRLittleEndian;

@@ -6,8 +6,8 @@
 // would have to decode) returns undefined, and the caller parses with dcmjs as before. Values
 // take dcmjs's naturalized shapes (one value bare, several in an array, numbers for DS/IS/binary).
 import { asciiCompatible } from './charset.js';
-import { dictionaryEntry, TransferSyntax, type NaturalDataset, type ParsedDicom } from './dcmjs.js';
-import { fileMetaValues } from './explicit-vr.js';
+import { dictionaryEntry, parsePart10, TransferSyntax, type NaturalDataset, type ParsedDicom } from './dcmjs.js';
+import { fileMetaValues, HeaderTruncated, hasPart10Prefix, metaGroupLength, PIXEL_DATA, readElementHeader } from './header-reader.js';
 
 const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DT', 'LO', 'SH', 'TM', 'UI']);
 const TEXT_NUMBER_VRS = new Set(['DS', 'IS']);
@@ -41,24 +41,22 @@ function value(vr: string, b: Buffer): unknown[] | undefined {
 /** Elements from `at` to the end (or to Pixel Data) into `into`; false to decline. */
 function readElements(buf: Buffer, at: number, explicit: boolean, into: NaturalDataset): boolean {
   while (at < buf.length) {
-    if (at + 8 > buf.length) return false;
-    const group = buf.readUInt16LE(at);
-    const element = buf.readUInt16LE(at + 2);
-    if (group === 0x7fe0 && element === 0x0010) return true; // header only
-    if (group % 2 === 1) return false;
-    const entry = dictionaryEntry(((group << 16) | element) >>> 0);
-    if (!entry) return false;
-    let vr = entry.vr;
-    let len: number;
-    if (explicit) {
-      vr = buf.toString('latin1', at + 4, at + 6);
-      if (!STRING_VRS.has(vr) && !TEXT_NUMBER_VRS.has(vr) && !BINARY[vr]) return false; // long-form VRs among them
-      len = buf.readUInt16LE(at + 6);
-      at += 8;
-    } else {
-      len = buf.readUInt32LE(at + 4);
-      at += 8;
+    let h;
+    try {
+      h = readElementHeader(buf, at, explicit);
+    } catch (e) {
+      // Pixel Data ends the header even when its own header is cut; other long forms decline.
+      if (e instanceof HeaderTruncated) return e.tag === PIXEL_DATA;
+      throw e;
     }
+    if (h.tag === PIXEL_DATA) return true; // header only
+    if (h.group % 2 === 1) return false;
+    const entry = dictionaryEntry(h.tag);
+    if (!entry) return false;
+    const vr = explicit ? h.vr : entry.vr;
+    if (explicit && !STRING_VRS.has(vr) && !TEXT_NUMBER_VRS.has(vr) && !BINARY[vr]) return false; // long-form VRs among them
+    const len = h.length;
+    at += 8;
     if (at + len > buf.length) return false;
     const v = value(vr, buf.subarray(at, at + len));
     if (!v) return false;
@@ -77,14 +75,23 @@ function readElements(buf: Buffer, at: number, explicit: boolean, into: NaturalD
 
 /** A Part-10 header (file meta, then dataset up to Pixel Data), or undefined to use dcmjs. */
 export function parseFlatHeader(buf: Buffer): ParsedDicom | undefined {
-  if (buf.length < 144 || buf.toString('latin1', 128, 132) !== 'DICM') return undefined;
+  if (!hasPart10Prefix(buf)) return undefined;
   // The file meta group, found by its group length (0002,0000), read for its Transfer Syntax.
-  if (buf.readUInt32LE(132) !== 0x00000002 || buf.toString('latin1', 136, 138) !== 'UL') return undefined;
-  const at = 144 + buf.readUInt32LE(140);
+  const groupLength = metaGroupLength(buf);
+  if (groupLength === undefined) return undefined;
+  const at = 144 + groupLength;
   if (at > buf.length) return undefined;
   const ts = fileMetaValues(buf.subarray(144, at))[0x0010];
   if (ts !== TransferSyntax.ExplicitVRLittleEndian && ts !== TransferSyntax.ImplicitVRLittleEndian) return undefined;
   const dataset: NaturalDataset = {};
   if (!readElements(buf, at, ts === TransferSyntax.ExplicitVRLittleEndian, dataset)) return undefined;
   return { meta: { TransferSyntaxUID: ts }, dataset, transferSyntaxUid: ts };
+}
+
+/**
+ * A Part-10 head (file meta, then dataset up to Pixel Data) parsed: by parseFlatHeader when it
+ * can, else by dcmjs (header only; `lenient` as dcmjs's ignoreErrors). Throws what dcmjs throws.
+ */
+export function parseHeader(part10Header: Buffer, lenient = false): ParsedDicom {
+  return parseFlatHeader(part10Header) ?? parsePart10(part10Header, { headerOnly: true, lenient });
 }

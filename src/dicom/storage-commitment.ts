@@ -1,6 +1,6 @@
 // Storage Commitment Push Model (PS3.4 Annex J) as plain data: the N-ACTION-RQ's dataset we
 // send, the N-EVENT-REPORT-RQ's dataset we receive, and what a report says about the instances
-// of one transaction. No sockets here: send/commitment.ts runs the N-ACTION, receive/scp.ts
+// of one transaction. No sockets here: send/commitment.ts runs the N-ACTION, receive/transport/scp.ts
 // takes the report, the outbox matches it to its entry.
 import { asArray, SopClass, str, uidFromKey, type NaturalDataset } from './dcmjs.js';
 

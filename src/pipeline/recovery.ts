@@ -5,7 +5,7 @@
 // processed is not queued again for instances that came after.
 import type { Logger } from '../core/log.js';
 import type { JobQueue, Spool } from '../core/seams.js';
-import { readBasicMeta } from '../receive/read-meta.js';
+import { readBasicMeta } from '../receive/check/read-meta.js';
 import type { ProcessedMarkers } from './processed.js';
 import { seriesJobId, type LatePolicy } from './quiet-period.js';
 import type { SeriesJob } from './job-runner.js';

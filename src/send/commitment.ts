@@ -9,7 +9,7 @@ import {
   COMMITMENT_ACTION_TYPE, commitmentRequestDataset, parseCommitmentReport, STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE,
   type CommitmentReport, type SopRef,
 } from '../dicom/storage-commitment.js';
-import { eventReportStatus, EventReportStatus } from '../receive/policy.js';
+import { eventReportStatus, EventReportStatus } from '../receive/transport/policy.js';
 import { runAssociation, type ScuTimeouts, type StoreDestination } from './scu.js';
 
 export interface CommitmentRequestResult {

@@ -6,7 +6,7 @@
 // the parsed elements (getElements), as before.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import dimse from '../dicom/dimse.js';
-import { fileMetaValues } from '../dicom/explicit-vr.js';
+import { fileMetaValues } from '../dicom/header-reader.js';
 
 export interface FileMeta {
   sopClassUid: string;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Spool } from '../../src/core/seams.js';
-import { FsSpool } from '../../src/receive/spool-fs.js';
+import { FsSpool } from '../../src/receive/spool/spool-fs.js';
 import { IndexedSpool } from '../../src/cluster/indexed-spool.js';
 import { openDb, type Db } from '../../src/cluster/db.js';
 import { logger } from '../../src/core/log.js';

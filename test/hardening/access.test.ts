@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { Reject } from '../../src/receive/policy.js';
+import { Reject } from '../../src/receive/transport/policy.js';
 import { echoscu, MR_DIR, storescu } from '../helpers/peers.js';
 import { closedWithin, requestAssociation } from './raw-assoc.js';
 import { serve, type Served } from '../helpers/serve.js';

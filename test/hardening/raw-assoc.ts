@@ -4,7 +4,7 @@
 // Command sets are built and read here by hand (PS3.7 E.1), not with the node's own codec; the
 // P-DATA-TF framing is the node's pDataPdu, checked byte for byte in dimse-command.test.ts.
 import net from 'node:net';
-import { pDataPdu } from '../../src/receive/dimse-command.js';
+import { pDataPdu } from '../../src/receive/transport/dimse-command.js';
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import winston from 'winston';
 import { sweepRetention } from '../../src/core/retention.js';
 import { ProcessedMarkers } from '../../src/pipeline/processed.js';
-import { FsSpool } from '../../src/receive/spool-fs.js';
+import { FsSpool } from '../../src/receive/spool/spool-fs.js';
 import { Outbox } from '../../src/send/outbox.js';
 import { MR_DIR, startStorescp, storescu } from '../helpers/peers.js';
 import { serve } from '../helpers/serve.js';

@@ -1,7 +1,7 @@
 // What a store leaves in the spool's temp folder: nothing but up to SPARE_FILES empty spares.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SPARE_FILES } from '../../src/receive/spare-files.js';
+import { SPARE_FILES } from '../../src/receive/spool/spare-files.js';
 
 /** Files under <root>/.incoming other than the empty spares: leftovers of a store. */
 export async function tempLeftovers(root: string): Promise<string[]> {

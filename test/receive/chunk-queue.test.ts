@@ -2,7 +2,7 @@
 // or fails the consumer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkQueue } from '../../src/receive/chunk-queue.js';
+import { ChunkQueue } from '../../src/receive/transport/chunk-queue.js';
 
 test('a pull takes everything queued as one batch; the high-water mark pauses and a pull resumes', async () => {
   let drained = 0;

@@ -3,7 +3,7 @@
 // PS3.8 9.3.5 (P-DATA-TF), not against the encoder itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MalformedCommand, parseCommand, storeResponsePdu } from '../../src/receive/dimse-command.js';
+import { MalformedCommand, parseCommand, storeResponsePdu } from '../../src/receive/transport/dimse-command.js';
 
 /** Tag group, element, 32-bit length, value: one Implicit VR LE element. */
 function el(group: number, element: number, value: Buffer): Buffer {

@@ -15,8 +15,8 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import { SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
 import dimse, { type Association } from '../../src/dicom/dimse.js';
 import { clientSocket, DimseEvent, networkInternals, releaseRequestDataset, takeOverScp } from '../../src/dicom/dimse-adapter.js';
-import { startDicomListener, type DicomListener } from '../../src/receive/scp.js';
-import { FsSpool } from '../../src/receive/spool-fs.js';
+import { startDicomListener, type DicomListener } from '../../src/receive/transport/scp.js';
+import { FsSpool } from '../../src/receive/spool/spool-fs.js';
 import { echo, storeFiles } from '../../src/send/scu.js';
 import { associateRq, RELEASE_RQ } from '../hardening/raw-assoc.js';
 import { datasetBytes, MR_DIR } from '../helpers/peers.js';

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
-import { HeaderScanner } from '../../src/receive/header-scan.js';
+import { HeaderScanner } from '../../src/receive/check/header-scan.js';
 import { datasetBytes, MR_DIR } from '../helpers/peers.js';
 
 function scan(bytes: Buffer, explicit: boolean, chunk: number): HeaderScanner {

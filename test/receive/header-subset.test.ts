@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { INSTANCE_META_KEYWORDS, instanceMetaFromDataset, parseInstanceMeta } from '../../src/assemble/instance-meta.js';
 import { parsePart10, tagsOfKeywords, TransferSyntax, type NaturalDataset, type ParsedDicom } from '../../src/dicom/dcmjs.js';
 import { parseFlatHeader } from '../../src/dicom/flat-header.js';
-import { BASIC_META_KEYWORDS, basicMeta, parseBasicMeta } from '../../src/receive/read-meta.js';
-import { checkFailed, ReceivedCheck } from '../../src/receive/received-check.js';
+import { BASIC_META_KEYWORDS, basicMeta, parseBasicMeta } from '../../src/receive/check/read-meta.js';
+import { checkFailed, ReceivedCheck } from '../../src/receive/check/received-check.js';
 
 const MR = fileURLToPath(new URL('../../../shared/data/mr/', import.meta.url));
 

@@ -2,8 +2,8 @@
 // DIMSE messages go to dcmjs-dimse re-framed as one-PDV P-DATA-TF PDUs; out-of-order fragments throw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandField, MalformedCommand, pDataPdu } from '../../src/receive/dimse-command.js';
-import { PDataRouter } from '../../src/receive/pdata-router.js';
+import { CommandField, MalformedCommand, pDataPdu } from '../../src/receive/transport/dimse-command.js';
+import { PDataRouter } from '../../src/receive/transport/pdata-router.js';
 
 /** An Implicit VR LE command set with the elements the router reads. */
 function command(field: number, withDataset: boolean): Buffer {

@@ -2,7 +2,7 @@
 // PDVs and control PDUs come out; bad lengths and types throw before anything is buffered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { maxPduFor, PduMalformed, PduOversize, PduReader } from '../../src/receive/pdu-reader.js';
+import { maxPduFor, PduMalformed, PduOversize, PduReader } from '../../src/receive/transport/pdu-reader.js';
 
 /** A PDU: type, reserved byte, 32-bit big-endian length, body. */
 function pdu(type: number, body: Buffer): Buffer {

@@ -4,7 +4,7 @@ import { SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
 import {
   chooseStoreStatus, ContextResult, decideAssociation, EchoStatus, negotiateContexts, noDatasetStatus, Reject, storedInstanceStatus, StoreStatus,
   type StoredInstanceCheck, type StoreFacts,
-} from '../../src/receive/policy.js';
+} from '../../src/receive/transport/policy.js';
 
 const policy = { aeTitle: 'INTERSLICE', allowedCallers: [] };
 const { ExplicitVRLittleEndian: EXPL, ImplicitVRLittleEndian: IMPL } = TransferSyntax;

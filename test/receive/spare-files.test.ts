@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SPARE_FILES, SpareFiles } from '../../src/receive/spare-files.js';
+import { SPARE_FILES, SpareFiles } from '../../src/receive/spool/spare-files.js';
 
 const settle = async (dir: string, want: number) => {
   for (let i = 0; i < 200 && (await readdir(dir)).length !== want; i++) await new Promise((r) => setTimeout(r, 5));

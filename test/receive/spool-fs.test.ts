@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import winston from 'winston';
 import { readPart10, SopClass, TransferSyntax } from '../../src/dicom/dcmjs.js';
-import { FsSpool, OutOfSpaceError, uidFileName } from '../../src/receive/spool-fs.js';
+import { FsSpool, OutOfSpaceError, uidFileName } from '../../src/receive/spool/spool-fs.js';
 import type { SpoolInput } from '../../src/core/seams.js';
 import { datasetBytes, MR_DIR } from '../helpers/peers.js';
 import { tempLeftovers } from '../helpers/spool.js';

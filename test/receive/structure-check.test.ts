@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkStoredStructure, MalformedDataset } from '../../src/receive/structure-check.js';
+import { checkStoredStructure, MalformedDataset } from '../../src/receive/check/structure-check.js';
 import { readFileMeta } from '../../src/send/file-dataset.js';
 import { MR_DIR, runTool } from '../helpers/peers.js';
 

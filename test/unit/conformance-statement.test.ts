@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONTEXTS, EventReportStatus } from '../../src/receive/policy.js';
+import { DEFAULT_CONTEXTS, EventReportStatus } from '../../src/receive/transport/policy.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROPOSED_TRANSFER_SYNTAXES } from '../../src/send/scu.js';
 import { DERIVED_SOP_CLASS } from '../../src/derive/tags.js';

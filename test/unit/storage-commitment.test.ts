@@ -8,7 +8,7 @@ import { TransferSyntax } from '../../src/dicom/dcmjs.js';
 import {
   commitmentRequestDataset, commitmentTransactionUid, matchCommitmentReport, parseCommitmentReport, type CommitmentReport,
 } from '../../src/dicom/storage-commitment.js';
-import { eventReportStatus } from '../../src/receive/policy.js';
+import { eventReportStatus } from '../../src/receive/transport/policy.js';
 
 const MR = '1.2.840.10008.5.1.4.1.1.4';
 const refs = [

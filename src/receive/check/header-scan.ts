@@ -3,7 +3,9 @@
 // group 0020). It parses element headers only (Little Endian, Implicit or Explicit VR,
 // undefined-length sequences included) and stops after (0020,000E), so it reads a few KB of a
 // typical MR header and never decodes or re-encodes anything.
-import { LONG_VRS } from '../dicom/explicit-vr.js';
+import {
+  HeaderTruncated, ITEM, ITEM_END, readElementHeader, SEQUENCE_END, uidValue, UNDEFINED_LENGTH, validVr, type ElementHeader,
+} from '../../dicom/header-reader.js';
 
 export interface HeaderFacts {
   sopClassUid?: string;
@@ -19,30 +21,20 @@ const WANTED: Record<number, keyof HeaderFacts> = {
   0x0020000e: 'seriesInstanceUid',
 };
 const STOP_AFTER = 0x0020000e;
-const UNDEFINED = 0xffffffff;
-const ITEM = 0xfffee000;
-const ITEM_END = 0xfffee00d;
-const SEQ_END = 0xfffee0dd;
 const MAX_DEPTH = 16;
 
+/** The bytes so far end inside an element header or a value the scan must see: wait for more. */
 class NeedMore extends Error {}
 
-interface ElementHeader {
-  tag: number;
-  vr?: string;
-  length: number;
-  headerLength: number;
-}
-
 function readHeader(buf: Buffer, pos: number, explicit: boolean): ElementHeader {
-  if (pos + 8 > buf.length) throw new NeedMore();
-  const tag = ((buf.readUInt16LE(pos) << 16) | buf.readUInt16LE(pos + 2)) >>> 0;
-  if (!explicit || tag >>> 16 === 0xfffe) return { tag, length: buf.readUInt32LE(pos + 4), headerLength: 8 };
-  const vr = buf.toString('latin1', pos + 4, pos + 6);
-  if (!/^[A-Z]{2}$/.test(vr)) throw new Error(`invalid VR at offset ${pos}`);
-  if (!LONG_VRS.has(vr)) return { tag, vr, length: buf.readUInt16LE(pos + 6), headerLength: 8 };
-  if (pos + 12 > buf.length) throw new NeedMore();
-  return { tag, vr, length: buf.readUInt32LE(pos + 8), headerLength: 12 };
+  let h: ElementHeader;
+  try {
+    h = readElementHeader(buf, pos, explicit);
+  } catch (e) {
+    throw e instanceof HeaderTruncated ? new NeedMore() : e;
+  }
+  if (explicit && h.group !== 0xfffe && !validVr(h.vr)) throw new Error(`invalid VR at offset ${pos}`);
+  return h;
 }
 
 /** Skips the items of an undefined-length sequence starting at pos; returns the end offset. */
@@ -51,9 +43,9 @@ function skipSequence(buf: Buffer, pos: number, explicit: boolean, depth: number
   for (;;) {
     const h = readHeader(buf, pos, false);
     pos += 8;
-    if (h.tag === SEQ_END) return pos;
+    if (h.tag === SEQUENCE_END) return pos;
     if (h.tag !== ITEM) throw new Error(`unexpected tag ${h.tag.toString(16)} in sequence`);
-    if (h.length !== UNDEFINED) {
+    if (h.length !== UNDEFINED_LENGTH) {
       pos += h.length;
       if (pos > buf.length) throw new NeedMore();
       continue;
@@ -66,7 +58,7 @@ function skipSequence(buf: Buffer, pos: number, explicit: boolean, depth: number
         break;
       }
       pos += e.headerLength;
-      if (e.length === UNDEFINED) {
+      if (e.length === UNDEFINED_LENGTH) {
         // UN of undefined length holds Implicit VR content (PS3.5 6.2.2).
         pos = skipSequence(buf, pos, explicit && e.vr !== 'UN', depth + 1);
       } else {
@@ -75,10 +67,6 @@ function skipSequence(buf: Buffer, pos: number, explicit: boolean, depth: number
       }
     }
   }
-}
-
-function uidValue(buf: Buffer): string {
-  return buf.toString('latin1').replace(/[\0 ]+$/, '').trim();
 }
 
 /**
@@ -137,7 +125,7 @@ export class HeaderScanner {
           break;
         }
         let next = pos + h.headerLength;
-        if (h.length === UNDEFINED) {
+        if (h.length === UNDEFINED_LENGTH) {
           next = skipSequence(this.pending, next, this.explicitVr && h.vr !== 'UN', 0);
         } else {
           const key = WANTED[h.tag];

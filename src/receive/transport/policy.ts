@@ -3,8 +3,8 @@
 // (at the door from the header scan, after the stored instance was checked, for a request
 // without a dataset); scp.ts and store-sink.ts only apply the answers, so tests call these
 // directly and hardening (per-host callers, limits) changes only here.
-import { SopClass, TransferSyntax } from '../dicom/dcmjs.js';
-import { STORAGE_COMMITMENT_SOP_INSTANCE } from '../dicom/storage-commitment.js';
+import { SopClass, TransferSyntax } from '../../dicom/dcmjs.js';
+import { STORAGE_COMMITMENT_SOP_INSTANCE } from '../../dicom/storage-commitment.js';
 
 /** DICOM PS3.8 A-ASSOCIATE-RJ fields (numbers as on the wire). */
 export const Reject = {

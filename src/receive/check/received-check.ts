@@ -3,7 +3,7 @@
 // after its fsync, in series with it; here they run over the chunks as received, while the
 // spool's last write and fsync are in flight. Datasets larger than RETAIN_BYTES are not kept:
 // the caller checks the stored file instead.
-import type { InstanceMeta } from '../core/types.js';
+import type { InstanceMeta } from '../../core/types.js';
 import { checkDatasetStructure, selectTopLevel, sliceChunks, type StructureFacts } from './structure-check.js';
 
 /** Most dataset bytes kept per association for the in-memory check (a 1024^2 16-bit slice is 2 MB). */

@@ -5,9 +5,9 @@
 //
 // Flow control: push() never refuses a chunk; when the spool writes slower than the network
 // delivers, the association's socket is paused, and resumed when the spool takes the queue.
-import type { Spool, SpoolStored } from '../core/seams.js';
+import type { Spool, SpoolStored } from '../../core/seams.js';
 import { ChunkQueue } from './chunk-queue.js';
-import { HeaderScanner, type HeaderFacts } from './header-scan.js';
+import { HeaderScanner, type HeaderFacts } from '../check/header-scan.js';
 import { chooseStoreStatus, StoreStatus, type StoreFacts, type SupportedContexts } from './policy.js';
 
 export interface SinkContext {

@@ -10,14 +10,14 @@
 // series is a sender error (UIDs are globally unique); we keep both, each under its own series,
 // and log a warning: refusing would lose data the sender thinks is stored, overwriting would
 // corrupt the first series, and the assemble stage groups by series so both stay consistent.
-import { fsyncDir, fsyncDirSync } from '../core/durable-fs.js';
+import { fsyncDir, fsyncDirSync } from '../../core/durable-fs.js';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fdatasyncSync, linkSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join, relative } from 'node:path';
-import type { Spool, SpoolInput, SpoolStored } from '../core/seams.js';
-import { logger, type Logger } from '../core/log.js';
+import type { Spool, SpoolInput, SpoolStored } from '../../core/seams.js';
+import { logger, type Logger } from '../../core/log.js';
 import { buildPart10Head } from './part10.js';
 import { SpareFiles } from './spare-files.js';
 

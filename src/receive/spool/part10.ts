@@ -1,7 +1,7 @@
 // The Part-10 head for a received dataset: 128-byte preamble, "DICM", and the File Meta
 // Information group (0002) in Explicit VR Little Endian. The dataset bytes follow unchanged,
 // in the transfer syntax they arrived in (never re-encoded).
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/dcmjs.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/dcmjs.js';
 
 export interface FileMetaInput {
   sopClassUid: string;

@@ -2,9 +2,9 @@
 // its first bytes still in memory. The orchestrator passes the assemble stage's fuller reader
 // instead; this one keeps the receive stage usable (and testable) on its own.
 import { stat } from 'node:fs/promises';
-import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../core/types.js';
-import { parseFlatHeader } from '../dicom/flat-header.js';
-import { asArray, num, nums, parsePart10, readPart10, str, type ParsedDicom } from '../dicom/dcmjs.js';
+import type { FrameGeometry, InstanceMeta, Orientation, Vec3 } from '../../core/types.js';
+import { parseHeader } from '../../dicom/flat-header.js';
+import { asArray, num, nums, readPart10, str, type ParsedDicom } from '../../dicom/dcmjs.js';
 
 export async function readBasicMeta(path: string): Promise<InstanceMeta> {
   const meta = basicMeta(await readPart10(path, { headerOnly: true, lenient: true }), path);
@@ -23,7 +23,7 @@ export const BASIC_META_KEYWORDS = [
 
 /** The same from a Part-10 head and the dataset up to Pixel Data (fileSize left unset). */
 export function parseBasicMeta(part10Header: Buffer, path: string): InstanceMeta {
-  return basicMeta(parseFlatHeader(part10Header) ?? parsePart10(part10Header, { headerOnly: true, lenient: true }), path);
+  return basicMeta(parseHeader(part10Header, true), path);
 }
 
 /** InstanceMeta from a parsed header (pure). */

@@ -13,33 +13,33 @@
 // rejection, so every override below catches everything and answers with a status or an abort;
 // a malformed PDU stream aborts the association. What this uses of dcmjs-dimse's internals
 // goes through src/dicom/dimse-adapter.ts; every status comes from policy.ts.
-import { refusalReason, rejectReason, stageMetrics } from '../core/metrics.js';
+import { refusalReason, rejectReason, stageMetrics } from '../../core/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
-import { bcp195Options } from '../core/tls-profile.js';
-import { countInstance, type AuditSink, type AuditStudy } from '../core/audit.js';
+import { bcp195Options } from '../../core/tls-profile.js';
+import { countInstance, type AuditSink, type AuditStudy } from '../../core/audit.js';
 import { unlink } from 'node:fs/promises';
-import type { InstanceListener, Spool, SpoolStored } from '../core/seams.js';
-import type { InstanceMeta } from '../core/types.js';
-import { logger, type Logger } from '../core/log.js';
-import { tagsOfKeywords, TransferSyntax } from '../dicom/dcmjs.js';
-import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../dicom/dimse.js';
-import { DimseEvent, takeOverScp, type ScpHandle } from '../dicom/dimse-adapter.js';
-import { parseCommitmentReport, type CommitmentReport } from '../dicom/storage-commitment.js';
+import type { InstanceListener, Spool, SpoolStored } from '../../core/seams.js';
+import type { InstanceMeta } from '../../core/types.js';
+import { logger, type Logger } from '../../core/log.js';
+import { tagsOfKeywords, TransferSyntax } from '../../dicom/dcmjs.js';
+import dimse, { type Association, type CEchoRequest, type CStoreRequest } from '../../dicom/dimse.js';
+import { DimseEvent, takeOverScp, type ScpHandle } from '../../dicom/dimse-adapter.js';
+import { parseCommitmentReport, type CommitmentReport } from '../../dicom/storage-commitment.js';
 import {
   chooseStoreStatus, ContextResult, decideAssociation, DEFAULT_CONTEXTS, EchoStatus, eventReportStatus, EventReportStatus, negotiateContexts, noDatasetStatus,
   storedInstanceStatus, StoreStatus,
   type AllowedCaller, type StoreAnswer, type StoredInstanceCheck, type SupportedContexts,
 } from './policy.js';
-import { BASIC_META_KEYWORDS, parseBasicMeta, readBasicMeta } from './read-meta.js';
+import { BASIC_META_KEYWORDS, parseBasicMeta, readBasicMeta } from '../check/read-meta.js';
 import { PduOversize, PduReader } from './pdu-reader.js';
 import { PDataRouter, type DatasetTarget } from './pdata-router.js';
 import { storeResponsePdu, type Command } from './dimse-command.js';
-import { buildPart10Head } from './part10.js';
-import { checkFailed, ReceivedCheck, type CheckResult } from './received-check.js';
+import { buildPart10Head } from '../spool/part10.js';
+import { checkFailed, ReceivedCheck, type CheckResult } from '../check/received-check.js';
 import { StoreSink } from './store-sink.js';
-import { failpoint } from '../core/failpoints.js';
-import { checkStoredStructure } from './structure-check.js';
+import { failpoint } from '../../core/failpoints.js';
+import { checkStoredStructure } from '../check/structure-check.js';
 
 export interface ListenerTimeouts {
   /** From TCP accept to the A-ASSOCIATE-RQ (default 30 s). */

@@ -4,15 +4,14 @@
 // buffer), so without this a truncated instance would be acknowledged and interpolated from
 // garbage. Values are skipped, never decoded: the walk is cheap even for large instances.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { LONG_VRS } from '../dicom/explicit-vr.js';
+import {
+  HeaderTruncated, hasPart10Prefix, ITEM, ITEM_END, PIXEL_DATA, readElementHeader, SEQUENCE_END, tagText, UNDEFINED_LENGTH, validVr, type ElementHeader,
+} from '../../dicom/header-reader.js';
 
-const UNDEFINED = 0xffffffff;
 /** Bytes read at a time: headers are dense, values are skipped without reading them. */
 const WINDOW = 64 * 1024;
 
 export class MalformedDataset extends Error {}
-
-const tagText = (g: number, e: number) => `(${g.toString(16).padStart(4, '0')},${e.toString(16).padStart(4, '0')})`.toUpperCase();
 
 /** The dataset bytes: in memory, or a file read through a small window (large instances). */
 interface Source {
@@ -43,10 +42,18 @@ export interface StructureFacts {
   topLevel?: number[];
 }
 
-/** The next n header bytes at the cursor, or a "truncated" error. */
-function need(c: Cursor, n: number, what: string): Buffer {
-  if (c.pos + n > c.src.length) throw new MalformedDataset(`truncated: ${what} needs ${n} bytes, ${c.src.length - c.pos} left`);
-  return c.src.at(c.pos, n);
+/**
+ * The element (or, `item`: item / delimiter) header at the cursor, or a "truncated" error;
+ * `what` names a header that is not there at all.
+ */
+function header(c: Cursor, what: string, item = false): ElementHeader {
+  const left = c.src.length - c.pos;
+  try {
+    return readElementHeader(c.src.at(c.pos, Math.min(12, left)), 0, c.explicit && !item);
+  } catch (e) {
+    if (!(e instanceof HeaderTruncated)) throw e;
+    throw new MalformedDataset(`truncated: ${e.need === 12 ? `element ${tagText(e.tag!)}` : what} needs ${e.need} bytes, ${left} left`);
+  }
 }
 
 /**
@@ -58,55 +65,39 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
   const limit = end ?? c.src.length;
   while (c.pos < limit) {
     const start = c.pos;
-    const h = need(c, 8, 'element header');
-    const group = h.readUInt16LE(0);
-    const element = h.readUInt16LE(2);
+    const h = header(c, 'element header');
+    const { group, tag, vr } = h;
     if (group === 0xfffe) {
-      const len = h.readUInt32LE(4);
       c.pos += 8;
-      if (element === 0xe00d || element === 0xe0dd) return true; // item / sequence delimitation
-      throw new MalformedDataset(`unexpected item tag ${tagText(group, element)} at byte ${c.pos - 8} (length ${len})`);
+      if (tag === ITEM_END || tag === SEQUENCE_END) return true; // item / sequence delimitation
+      throw new MalformedDataset(`unexpected item tag ${tagText(tag)} at byte ${c.pos - 8} (length ${h.length})`);
     }
-    let len: number;
-    let vr = '';
-    if (c.explicit) {
-      vr = h.toString('latin1', 4, 6);
-      if (!/^[A-Z]{2}$/.test(vr)) throw new MalformedDataset(`element ${tagText(group, element)}: invalid VR`);
-      if (LONG_VRS.has(vr)) {
-        len = need(c, 12, `element ${tagText(group, element)}`).readUInt32LE(8);
-        c.pos += 12;
-      } else {
-        len = h.readUInt16LE(6);
-        c.pos += 8;
-      }
-    } else {
-      len = h.readUInt32LE(4);
-      c.pos += 8;
-    }
-    if (depth === 0 && group === 0x7fe0 && element === 0x0010) {
-      c.pixelData = len === UNDEFINED ? 'encapsulated' : len;
+    if (c.explicit && !validVr(vr)) throw new MalformedDataset(`element ${tagText(tag)}: invalid VR`);
+    const len = h.length;
+    c.pos += h.headerLength;
+    if (depth === 0 && tag === PIXEL_DATA) {
+      c.pixelData = len === UNDEFINED_LENGTH ? 'encapsulated' : len;
       c.pixelDataAt = c.pos;
     }
     // Recorded: top-level elements before Pixel Data (the header).
     const top = depth === 0 && c.pixelDataAt === undefined ? c.topLevel : undefined;
-    const tag = ((group << 16) | element) >>> 0;
-    if (len === UNDEFINED) {
+    if (len === UNDEFINED_LENGTH) {
       // A sequence, or encapsulated Pixel Data: items until the sequence delimiter.
       // UN of undefined length is a sequence encoded in Implicit VR (PS3.5 6.2.2).
       const wasExplicit = c.explicit;
       if (vr === 'UN') c.explicit = false;
-      items(c, undefined, depth, tagText(group, element), group === 0x7fe0 || vr === 'OB' || vr === 'OW');
+      items(c, undefined, depth, tagText(tag), group === 0x7fe0 || vr === 'OB' || vr === 'OW');
       c.explicit = wasExplicit;
       if (top) top.push(tag, start, c.pos);
       continue;
     }
     if (c.pos + len > limit) {
-      throw new MalformedDataset(`truncated: element ${tagText(group, element)} declares ${len} bytes, ${limit - c.pos} left`);
+      throw new MalformedDataset(`truncated: element ${tagText(tag)} declares ${len} bytes, ${limit - c.pos} left`);
     }
     if (vr === 'SQ' && len > 0) {
       const seqEnd = c.pos + len;
-      items(c, seqEnd, depth, tagText(group, element), false);
-      if (c.pos !== seqEnd) throw new MalformedDataset(`sequence ${tagText(group, element)} length does not match its items`);
+      items(c, seqEnd, depth, tagText(tag), false);
+      if (c.pos !== seqEnd) throw new MalformedDataset(`sequence ${tagText(tag)} length does not match its items`);
       if (top) top.push(tag, start, c.pos);
       continue;
     }
@@ -122,18 +113,16 @@ function walk(c: Cursor, end: number | undefined, depth: number): boolean {
 function items(c: Cursor, end: number | undefined, depth: number, owner: string, fragments: boolean): void {
   for (;;) {
     if (end !== undefined && c.pos >= end) return;
-    const h = need(c, 8, `item of ${owner}`);
-    const group = h.readUInt16LE(0);
-    const element = h.readUInt16LE(2);
-    const len = h.readUInt32LE(4);
+    const h = header(c, `item of ${owner}`, true);
+    const len = h.length;
     c.pos += 8;
-    if (group !== 0xfffe) throw new MalformedDataset(`${owner}: expected an item, found ${tagText(group, element)}`);
-    if (element === 0xe0dd) {
+    if (h.group !== 0xfffe) throw new MalformedDataset(`${owner}: expected an item, found ${tagText(h.tag)}`);
+    if (h.tag === SEQUENCE_END) {
       if (end !== undefined) throw new MalformedDataset(`${owner}: sequence delimiter in a defined-length sequence`);
       return;
     }
-    if (element !== 0xe000) throw new MalformedDataset(`${owner}: unexpected ${tagText(group, element)}`);
-    if (len === UNDEFINED) {
+    if (h.tag !== ITEM) throw new MalformedDataset(`${owner}: unexpected ${tagText(h.tag)}`);
+    if (len === UNDEFINED_LENGTH) {
       if (fragments) throw new MalformedDataset(`${owner}: fragment of undefined length`);
       if (!walk(c, undefined, depth + 1)) throw new MalformedDataset(`truncated: item of ${owner} never closed`);
       continue;
@@ -224,7 +213,7 @@ export async function checkStoredStructure(path: string, explicitVr: boolean): P
       }
       return win.subarray(pos - winStart, pos - winStart + n);
     };
-    if (size < 144 || read(128, 4).toString('latin1') !== 'DICM') throw new MalformedDataset('not a Part-10 file');
+    if (size < 144 || !hasPart10Prefix(read(0, 144))) throw new MalformedDataset('not a Part-10 file');
     const offset = 144 + read(140, 4).readUInt32LE(0);
     if (offset > size) throw new MalformedDataset('truncated file meta');
     const src: Source = { length: size - offset, at: (pos, n) => read(offset + pos, n) };

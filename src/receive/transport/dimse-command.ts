@@ -1,6 +1,7 @@
 // DIMSE command sets (PS3.7 E.1, always Implicit VR Little Endian) and the PDUs the C-STORE
 // fast path writes itself. dcmjs-dimse builds a C-STORE-RSP through a dcmjs dataset
 // (denaturalize + write), about 1 ms per instance; this encodes the same elements directly.
+import { HeaderTruncated, readElementHeader, uidValue } from '../../dicom/header-reader.js';
 
 /** Command field values (PS3.7 E.1-1). */
 export const CommandField = { cStoreRq: 0x0001, cStoreRsp: 0x8001 } as const;
@@ -17,17 +18,18 @@ export interface Command {
   hasDataset: boolean;
 }
 
-const uid = (b: Buffer) => b.toString('latin1').replace(/[\0 ]+$/, '').trim();
-
 /** Reads the elements of a command set that the C-STORE path needs; throws MalformedCommand. */
 export function parseCommand(b: Buffer): Command {
   const c: Command = { hasDataset: true };
   let pos = 0;
   while (pos < b.length) {
-    if (pos + 8 > b.length) throw new MalformedCommand('command set ends inside an element header');
-    const group = b.readUInt16LE(pos);
-    const element = b.readUInt16LE(pos + 2);
-    const len = b.readUInt32LE(pos + 4);
+    let h;
+    try {
+      h = readElementHeader(b, pos, false);
+    } catch (e) {
+      throw e instanceof HeaderTruncated ? new MalformedCommand('command set ends inside an element header') : e;
+    }
+    const { group, element, length: len } = h;
     pos += 8;
     if (len > b.length - pos) throw new MalformedCommand('command element runs past the command set');
     const v = b.subarray(pos, pos + len);
@@ -37,11 +39,11 @@ export function parseCommand(b: Buffer): Command {
       if (len !== 2) throw new MalformedCommand(`command element (0000,${element.toString(16)}) is not US`);
       return v.readUInt16LE(0);
     };
-    if (element === 0x0002) c.affectedSopClassUid = uid(v);
+    if (element === 0x0002) c.affectedSopClassUid = uidValue(v);
     else if (element === 0x0100) c.commandField = us();
     else if (element === 0x0110) c.messageId = us();
     else if (element === 0x0800) c.hasDataset = us() !== NO_DATASET;
-    else if (element === 0x1000) c.affectedSopInstanceUid = uid(v);
+    else if (element === 0x1000) c.affectedSopInstanceUid = uidValue(v);
   }
   return c;
 }
