@@ -1,6 +1,6 @@
 // Storage Commitment Push Model SCU (PS3.4 J.3): one N-ACTION-RQ per request on an association
 // of its own, after the instances were stored. The result comes later as an N-EVENT-REPORT-RQ,
-// usually on an association the destination opens to our listener (receive/scp.ts), possibly
+// usually on an association the destination opens to our listener (receive/transport/scp.ts), possibly
 // on this one while it lingers: then it is answered here and handed to the same callback.
 import { readFileMeta } from '../send/file-dataset.js';
 import dimse from '../dicom/dimse.js';
