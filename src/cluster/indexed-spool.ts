@@ -27,7 +27,7 @@ type FileSpool = Spool & { readonly root: string };
 export class DatabaseUnavailableError extends Error {}
 
 export class IndexedSpool implements Spool {
-  /** Queues the series job (quiet period) before the instance is acknowledged. */
+  /** Queues the series job (quiet period) before the instance is indexed and acknowledged. */
   afterStore?: (input: SpoolInput, stored: SpoolStored) => Promise<void>;
 
   constructor(
@@ -43,13 +43,19 @@ export class IndexedSpool implements Spool {
     const stored = await this.files.store(input);
     try {
       await this.db.ensure('instances', DDL);
-      // A resend (duplicate file) is indexed too: its first copy may have failed right here.
-      await this.db.query(
-        `INSERT INTO interslice_instances (study_uid, series_uid, sop_uid, path, bytes, calling_ae) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT DO NOTHING`,
-        [input.studyInstanceUid, input.seriesInstanceUid, input.sopInstanceUid, relative(this.root, stored.path), stored.bytes, input.callingAeTitle ?? null],
-      );
-      await this.afterStore?.(input, stored);
+      const key = [input.studyInstanceUid, input.seriesInstanceUid, input.sopInstanceUid];
+      const known = await this.db.query('SELECT 1 FROM interslice_instances WHERE study_uid = $1 AND series_uid = $2 AND sop_uid = $3', key);
+      if (!known.rowCount) {
+        // The job first, then the index row: an instance in the index always had its series job
+        // queued, and one whose first try failed between the two (A700) is queued again on the
+        // resend, although its file is then a duplicate.
+        await this.afterStore?.(input, stored);
+        await this.db.query(
+          `INSERT INTO interslice_instances (study_uid, series_uid, sop_uid, path, bytes, calling_ae) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT DO NOTHING`,
+          [...key, relative(this.root, stored.path), stored.bytes, input.callingAeTitle ?? null],
+        );
+      }
     } catch (e) {
       throw new DatabaseUnavailableError(`instance index: ${(e as Error).message}`);
     }

@@ -213,7 +213,7 @@ export async function startNode(
 
   if (spool instanceof IndexedSpool) {
     // Index and job in the database before the success status: no receiver's memory holds the quiet period.
-    spool.afterStore = (input, stored) => (stored.duplicate ? Promise.resolve() : quiet.touch(input.studyInstanceUid, input.seriesInstanceUid));
+    spool.afterStore = (input) => quiet.touch(input.studyInstanceUid, input.seriesInstanceUid);
   }
 
   // Embedded only: clustered, an acknowledged instance's job is already in the database.

@@ -103,3 +103,30 @@ contract(
   }),
   noPostgres(),
 );
+
+describe('IndexedSpool: the series job before the index row', { skip: noPostgres() }, () => {
+  it('an instance whose job could not be queued is refused, and its resend (a duplicate file) queues the job and indexes it', async () => {
+    pg ??= await startPostgres();
+    const db = openDb(await pg.createDatabase(), logger('test'));
+    dbs.push(db);
+    const [files] = fsPair(freshDir());
+    const spool = new IndexedSpool(files, db);
+    const queued: string[] = [];
+    let failNext = true;
+    spool.afterStore = async (i) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('connection terminated');
+      }
+      queued.push(i.sopInstanceUid);
+    };
+    await assert.rejects(spool.store(input('1.2.3.4', '1.2.3.4.1')), /instance index/);
+    assert.deepEqual(await spool.listSeries('1.2.3', '1.2.3.4'), [], 'not indexed without its job');
+    const again = await spool.store(input('1.2.3.4', '1.2.3.4.1'));
+    assert.equal(again.duplicate, true, 'the file was already there');
+    assert.deepEqual(queued, ['1.2.3.4.1'], 'the resend queued the job');
+    assert.equal((await spool.listSeries('1.2.3', '1.2.3.4')).length, 1);
+    await spool.store(input('1.2.3.4', '1.2.3.4.1'));
+    assert.deepEqual(queued, ['1.2.3.4.1'], 'an instance already indexed does not queue again');
+  });
+});
