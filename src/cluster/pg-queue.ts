@@ -114,7 +114,12 @@ export class PgJobQueue implements JobQueue {
   /** Extends every lease this process holds; returns how many. */
   async renew(): Promise<number> {
     if (this.leased.size === 0) return 0;
-    const r = await this.db.query(`UPDATE interslice_jobs SET lease_until = ${DB_NOW} + $2 WHERE lease_owner = $1`, [this.owner, this.leaseMs]);
+    // Only the jobs this process knows it runs: a lease it lost track of must run out.
+    const ids = [...this.leased.keys()];
+    const r = await this.db.query(
+      `UPDATE interslice_jobs SET lease_until = ${DB_NOW} + $2 WHERE lease_owner = $1 AND kind || '/' || id = ANY($3::text[])`,
+      [this.owner, this.leaseMs, ids],
+    );
     return r.rowCount ?? 0;
   }
 
@@ -133,14 +138,19 @@ export class PgJobQueue implements JobQueue {
 
   async lease<T>(kind: string, now = Date.now()): Promise<Job<T> | undefined> {
     await this.ready();
+    // The due job is picked in a CTE, which PostgreSQL evaluates once. (A subquery joined in
+    // the UPDATE's FROM may be re-run per row by the planner, each run with SKIP LOCKED finding
+    // another job: this process then held several leases and ran one, and the others waited
+    // for their lease to end. The cluster benchmark showed it as one job every leaseSeconds.)
     const r = await this.db.query<Row>(
-      `UPDATE interslice_jobs j SET lease_owner = $3, lease_rev = j.rev, lease_until = ${DB_NOW} + $4
-       FROM (SELECT kind, id FROM interslice_jobs WHERE kind = $1 AND not_before <= $2 AND (lease_until IS NULL OR lease_until < ${DB_NOW})
-             ORDER BY not_before LIMIT 1 FOR UPDATE SKIP LOCKED) due
-       WHERE j.kind = due.kind AND j.id = due.id
+      `WITH due AS (SELECT kind, id FROM interslice_jobs WHERE kind = $1 AND not_before <= $2 AND (lease_until IS NULL OR lease_until < ${DB_NOW})
+                    ORDER BY not_before LIMIT 1 FOR UPDATE SKIP LOCKED)
+       UPDATE interslice_jobs j SET lease_owner = $3, lease_rev = j.rev, lease_until = ${DB_NOW} + $4
+       FROM due WHERE j.kind = due.kind AND j.id = due.id
        RETURNING j.*`,
       [kind, now, this.owner, this.leaseMs],
     );
+    if (r.rows.length > 1) throw new Error(`lease took ${r.rows.length} jobs at once`);
     const row = r.rows[0];
     if (!row) return undefined;
     this.leased.set(`${kind}/${row.id}`, row.rev);
