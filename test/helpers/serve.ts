@@ -20,6 +20,8 @@ export interface ServeOptions {
   /** INTERSLICE_FAILPOINTS for this run only. */
   failpoints?: string;
   env?: NodeJS.ProcessEnv;
+  /** More `serve` arguments, e.g. ['--roles', 'receive']. */
+  args?: string[];
 }
 
 export interface Served {
@@ -42,7 +44,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
   delete env.INTERSLICE_FAILPOINTS;
   if (o.failpoints) env.INTERSLICE_FAILPOINTS = o.failpoints;
-  const child = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), 'serve', '--config', cfg, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const logs: LogLine[] = [];
   let raw = '';
   let buf = '';
