@@ -23,6 +23,8 @@ export interface Metrics extends StageMetrics {
   setDepthSource(source: DepthSource | undefined): void;
   /** Where the destination-up gauge comes from (the last C-ECHO per destination). */
   setDestinationSource?(source: (() => { destination: string; up: boolean }[]) | undefined): void;
+  /** Labels on every series, e.g. { role: 'receive' }: clustered, one scrape target per process and role. */
+  setDefaultLabels(labels: Record<string, string>): void;
   /** Prometheus text exposition. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -150,6 +152,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     setDestinationSource: (source) => {
       destinationSource = source;
     },
+    setDefaultLabels: (labels) => registry.setDefaultLabels(labels),
     text: () => registry.metrics(),
   };
 }

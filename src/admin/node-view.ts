@@ -30,6 +30,8 @@ export interface AdminNode {
   modelLoaded(): boolean;
   /** Names of the configured destinations (checked by C-ECHO for readiness). */
   destinations(): string[];
+  /** Clustered: the database answers (a receiver cannot accept instances without it). */
+  databaseUp?(): Promise<boolean>;
   /** C-ECHO to a destination; rejects when it does not answer with success. */
   echo(destination: string): Promise<void>;
   /** The received files of a job's series (the source of its pictures); [] when gone. */
@@ -70,6 +72,7 @@ export interface RunningNodeLike {
 }
 
 export interface NodeChecks {
+  databaseUp?(): Promise<boolean>;
   listenerUp(): boolean;
   modelLoaded(): boolean;
   destinations: string[];
@@ -84,6 +87,7 @@ export function fromRunningNode(node: RunningNodeLike, checks: NodeChecks): Admi
     outbox: async () => (node.outbox ? await node.outbox.list() : []),
     listenerUp: checks.listenerUp,
     modelLoaded: checks.modelLoaded,
+    ...(checks.databaseUp ? { databaseUp: checks.databaseUp } : {}),
     destinations: () => checks.destinations,
     echo: checks.echo,
     async deadLetters() {

@@ -114,12 +114,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   const readiness = async () => {
     const listener: CheckResult = node.listenerUp() ? { ok: true } : { ok: false, error: 'the DICOM listener is not accepting associations' };
     const model: CheckResult = node.modelLoaded() ? { ok: true } : { ok: false, error: 'the interpolation model is not loaded' };
+    const database: CheckResult | undefined = !node.databaseUp ? undefined : (await node.databaseUp()) ? { ok: true } : { ok: false, error: 'the cluster database does not answer' };
     const names = node.destinations();
     const results = await Promise.all(names.map(echo));
     const destinations = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    const failed = [...(listener.ok ? [] : ['listener']), ...(model.ok ? [] : ['model'])];
+    const failed = [...(listener.ok ? [] : ['listener']), ...(model.ok ? [] : ['model']), ...(database && !database.ok ? ['database'] : [])];
     const degraded = names.filter((_, i) => !results[i].ok).map((n) => `destination:${n}`);
-    return { ready: failed.length === 0, failed, degraded, checks: { listener, model, destinations } };
+    return { ready: failed.length === 0, failed, degraded, checks: { listener, model, ...(database ? { database } : {}), destinations } };
   };
   /** The last C-ECHO result per destination, refreshed in the background (never waited for). */
   const lastDestinationState = () => {

@@ -2,6 +2,7 @@
 // file; this one only declares the options (also what `--help` prints).
 import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
+import { ALL_ROLES, parseRoles, type Role } from '../core/roles.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -32,6 +33,14 @@ function methodList(v: string): ('cubic' | 'linear' | 'model')[] {
   return v.split(',').map((x) => method(x.trim()));
 }
 
+function roleList(v: string): Role[] {
+  try {
+    return parseRoles(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 const program = new Command();
 program
   .name('interslice')
@@ -42,7 +51,8 @@ program
   .command('serve')
   .description('run the DICOM node: C-STORE listener, pipeline and outbox')
   .option('-c, --config <file>', 'YAML configuration file', 'config/default.yaml')
-  .action(async (opts: { config: string }) => {
+  .option('--roles <roles>', 'what this process does, comma-separated: receive (DICOM listener), process (series jobs), send (outbox); other than all three needs cluster.database', roleList, [...ALL_ROLES])
+  .action(async (opts: { config: string; roles: Role[] }) => {
     const { serve } = await import('./serve.js');
     await serve(opts);
   });

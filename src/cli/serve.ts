@@ -3,7 +3,8 @@
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { join } from 'node:path';
-import { startNode } from '../pipeline/node.js';
+import { startNode, type Role } from '../pipeline/node.js';
+import { metrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
 import { checkDestination, outboxDestination } from '../send/destination.js';
@@ -11,7 +12,7 @@ import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-mo
 import { fault } from '../core/failpoints.js';
 import { startAudit, type AuditTrail } from '../audit/index.js';
 
-export async function serve(opts: { config: string }): Promise<void> {
+export async function serve(opts: { config: string; roles: Role[] }): Promise<void> {
   let loaded;
   try {
     // The default file missing is fine (embedded defaults); a named file missing is an error.
@@ -23,8 +24,16 @@ export async function serve(opts: { config: string }): Promise<void> {
   const { config, source, envOverrides } = loaded;
   const log = createLogger({ level: config.log.level, file: config.log.file ?? undefined });
   log.info('configuration loaded', { source, envOverrides });
+  const roles = opts.roles;
+  if (config.cluster.database === null && roles.length < 3) {
+    // One process cannot hand work to another without the shared database.
+    console.error(`--roles ${roles.join(',')} needs cluster.database (a postgres:// URL); without it one process has every role`);
+    process.exit(2);
+  }
+  // Clustered, one scrape target per process: its metrics say which roles it has (embedded: unchanged).
+  if (config.cluster.database) metrics.setDefaultLabels({ role: roles.join(',') });
   let node;
-  let model: Awaited<ReturnType<typeof createServeModel>>;
+  let model: Awaited<ReturnType<typeof createServeModel>> | undefined;
   let audit: AuditTrail;
   try {
     audit = startAudit(config, log);
@@ -34,14 +43,15 @@ export async function serve(opts: { config: string }): Promise<void> {
       description: `configuration loaded from ${source}${envOverrides.length ? `; environment overrides: ${envOverrides.join(', ')}` : ''}`,
     });
     // The model sits behind a reloadable holder (SIGHUP reloads it); classical: startNode builds its own.
-    model = await createServeModel(config, log);
+    // A receiver or sender never interpolates: it loads no model.
+    model = roles.includes('process') ? await createServeModel(config, log) : undefined;
     const reloadable = model;
     // Installed before the node starts, so a SIGHUP never meets the default action (exit).
     const trail = audit;
     const reloaded = (ok: boolean, description: string) =>
       trail.record({ kind: 'security', alert: 'software-configuration', outcome: ok ? 0 : 8, subject: config.pipeline.modelPath, description });
     process.on('SIGHUP', () =>
-      void reloadOnSignal(reloadable, opts.config, log).then(
+      void (reloadable ? reloadOnSignal(reloadable, opts.config, log) : Promise.resolve(undefined)).then(
         (r) => r && reloaded(r.ok, r.ok ? `SIGHUP: model reloaded: ${r.description}` : `SIGHUP: model reload failed: ${r.reason}`),
         (e) => {
           log.error('model reload failed', { error: (e as Error).message });
@@ -49,7 +59,7 @@ export async function serve(opts: { config: string }): Promise<void> {
         },
       ),
     );
-    node = await startNode(config, log, model, audit);
+    node = await startNode(config, log, model, audit, roles);
   } catch (e) {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);
@@ -62,7 +72,9 @@ export async function serve(opts: { config: string }): Promise<void> {
       port: config.admin.port,
       token: config.admin.token,
       node: fromRunningNode(running, {
-        listenerUp: () => running.listening(),
+        // Without the receive role there is no listener to be up.
+        listenerUp: () => !roles.includes('receive') || running.listening(),
+        ...(running.db ? { databaseUp: () => running.db!.ping() } : {}),
         // startNode has already loaded (and checked) the interpolator, model included.
         modelLoaded: () => true,
         destinations: config.destinations.map((d) => d.name),

@@ -12,6 +12,11 @@ export interface Db {
   tx<T>(fn: (c: Sql) => Promise<T>): Promise<T>;
   /** Creates a store's tables once per process (idempotent DDL, serialised across processes). */
   ensure(name: string, ddl: string): Promise<void>;
+  /**
+   * Runs fn holding a cluster-wide lock named `key` (a session advisory lock on a connection of
+   * its own: released when fn ends, or by PostgreSQL when this process dies).
+   */
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** The database answers a query within 2 s (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -59,6 +64,19 @@ export function openDb(url: string, log: Logger, o: { max?: number } = {}): Db {
         ensured.set(name, p);
       }
       return p;
+    },
+    async withLock(key, fn) {
+      const c = await pool.connect();
+      try {
+        await c.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        try {
+          return await fn();
+        } finally {
+          await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+        }
+      } finally {
+        c.release();
+      }
     },
     async ping() {
       try {

@@ -108,6 +108,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Several processes sharing one PostgreSQL and one storage.dir (README "Scaling out").
+    cluster: z
+      .object({
+        database: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+          .nullable()
+          .default(null),
+        leaseSeconds: z.number().min(2).max(3600).default(30),
+        poolSize: z.number().int().min(2).max(100).default(10),
+      })
+      .strict()
+      .prefault({}),
     pipeline: z
       .object({
         stableSeconds: z.number().min(0).default(30),

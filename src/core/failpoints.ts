@@ -4,6 +4,7 @@
 //
 //   INTERSLICE_FAILPOINTS=mid-send:30            die on the 30th pass through 'mid-send'
 //   INTERSLICE_FAILPOINTS=store-before-ack:6,after-ack-before-enqueue
+//   INTERSLICE_FAILPOINTS=mid-send@/tmp/f        die on a pass while the file /tmp/f exists
 //
 // A name without ":N" fires on its first pass.
 import { existsSync } from 'node:fs';
@@ -48,6 +49,8 @@ export function failpoint(name: FailpointName): void {
   if (armed.size === 0) return;
   const spec = armed.get(name);
   if (spec === undefined) return;
+  // "name@FILE": armed while FILE exists (several processes armed, the first to pass dies, the test disarms the rest).
+  if (spec.whileFile !== undefined && !existsSync(spec.whileFile)) return;
   const n = (passes.get(name) ?? 0) + 1;
   passes.set(name, n);
   if (n < (spec.count ?? 1)) return;

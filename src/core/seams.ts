@@ -1,6 +1,7 @@
 // The seams between stages. The embedded implementations (local disk, one process) live
-// beside the stages that use them; a later Redis-backed queue and shared storage implement
-// the same interfaces so receivers and GPU workers can run on several machines.
+// beside the stages that use them; the clustered ones (src/cluster: PostgreSQL and a shared
+// storage.dir) implement the same interfaces, so receivers and GPU workers can run on several
+// machines. The pipeline reaches the spool, the queue and the outbox only through these.
 import type { InstanceMeta } from './types.js';
 
 /** Durable store of received instances, exactly as received. */
@@ -15,6 +16,13 @@ export interface Spool {
   listSeries(studyUid: string, seriesUid: string): Promise<string[]>;
   /** Removes a series once it is processed and retention allows. */
   removeSeries(studyUid: string, seriesUid: string): Promise<void>;
+  /** A series' stable key in the spool (its processed marker is kept under it). */
+  seriesKey(studyUid: string, seriesUid: string): string;
+  /** One stored file of every series of a study (the SeriesNumbers the study uses). */
+  studySeriesSamples(studyUid: string): Promise<string[]>;
+  /** Every stored series with its files, sorted (start-up recovery). */
+  storedSeries(): Promise<{ key: string; files: string[] }[]>;
+  close(): void;
 }
 
 export interface SpoolInput {

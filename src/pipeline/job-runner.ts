@@ -56,10 +56,8 @@ export interface JobRunnerOptions {
   spool: Spool;
   markers: ProcessedMarkers;
   registry: DerivedRegistry;
-  /** Per-study sample files of every series received (for the SeriesNumbers the study uses). */
-  studySeriesSamples(studyUid: string): Promise<string[]>;
-  /** The marker key of a series in the spool. */
-  spoolKey(studyUid: string, seriesUid: string): string;
+  /** Runs a series job holding its study's lock (clustered: the study's registry and SeriesNumbers are shared). */
+  withStudyLock?<T>(studyUid: string, fn: () => Promise<T>): Promise<T>;
   interpolator: Interpolator;
   rules: SelectRules;
   target: SpacingTarget;
@@ -127,7 +125,8 @@ export class JobRunner {
         const job = await this.o.queue.lease<SeriesJob>('series');
         if (!job) break;
         try {
-          await this.runJob(job);
+          const lock = this.o.withStudyLock ?? ((_: string, fn: () => Promise<void>) => fn());
+          await lock(job.payload.studyInstanceUid, () => this.runJob(job));
           await this.o.queue.ack(job);
           this.o.onSettled?.(job.id, true);
         } catch (e) {
@@ -165,7 +164,7 @@ export class JobRunner {
     await this.o.queue.deadLetter(job, recorded);
     const { studyInstanceUid: st, seriesInstanceUid: se } = job.payload;
     const instances = (await this.o.spool.listSeries(st, se)).length;
-    await this.o.markers.write({ jobId: job.id, studyInstanceUid: st, seriesInstanceUid: se, spoolKey: this.o.spoolKey(st, se), instances, derivedSeries: [], failed: true, finishedAt: Date.now() });
+    await this.o.markers.write({ jobId: job.id, studyInstanceUid: st, seriesInstanceUid: se, spoolKey: this.o.spool.seriesKey(st, se), instances, derivedSeries: [], failed: true, finishedAt: Date.now() });
     this.o.onSettled?.(job.id, true);
   }
 
@@ -200,12 +199,12 @@ export class JobRunner {
       }
     }
     rec.instances = metas.length;
-    const spoolKey = this.o.spoolKey(studyInstanceUid, seriesInstanceUid);
+    const spoolKey = this.o.spool.seriesKey(studyInstanceUid, seriesInstanceUid);
     const before = await this.o.markers.get(spoolKey);
     log.info('series job started', { jobId: job.id, seriesInstanceUid, instances: metas.length, attempt: job.attempts + 1 });
     // SeriesNumbers other series of the study use (as far as this node has seen them).
     const usedSeriesNumbers: number[] = [];
-    for (const f of await this.o.studySeriesSamples(studyInstanceUid)) {
+    for (const f of await this.o.spool.studySeriesSamples(studyInstanceUid)) {
       const m = await readInstanceMeta(f).catch(() => undefined);
       if (m?.seriesNumber !== undefined && !m.derivedByUs) usedSeriesNumbers.push(m.seriesNumber);
     }

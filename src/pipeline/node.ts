@@ -9,6 +9,9 @@ import type { Logger } from '../core/log.js';
 import type { Interpolator, SpacingTarget } from '../core/types.js';
 import type { JobQueue, Spool } from '../core/seams.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
+import { openDb, type Db } from '../cluster/db.js';
+import { PgJobQueue } from '../cluster/pg-queue.js';
+import { IndexedSpool } from '../cluster/indexed-spool.js';
 import { FsSpool } from '../receive/spool-fs.js';
 import { startDicomListener } from '../receive/scp.js';
 import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../assemble/instance-meta.js';
@@ -29,8 +32,15 @@ import { noAudit, type AuditSink } from '../core/audit.js';
 export type { SeriesJob, JobRecord } from './job-runner.js';
 export { seriesJobId } from './quiet-period.js';
 
+import { ALL_ROLES, type Role } from '../core/roles.js';
+export type { Role } from '../core/roles.js';
+
 export interface RunningNode {
-  port: number;
+  /** The DICOM port (undefined without the receive role). */
+  port: number | undefined;
+  roles: readonly Role[];
+  /** The cluster database (cluster.database), for /readyz. */
+  db?: Db;
   spool: Spool;
   queue: JobQueue;
   outbox: Outbox;
@@ -45,18 +55,37 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** A process without the process role never interpolates (and loads no model). */
+const notInterpolating: Interpolator = {
+  method: 'linear',
+  description: 'none (this process has no process role)',
+  contentId: 'none',
+  interpolate: () => Promise.reject(new Error('this process has no process role')),
+};
+
 export function targetFromConfig(cfg: Config): SpacingTarget {
   return cfg.pipeline.factor ? { factor: cfg.pipeline.factor } : { spacingMm: cfg.pipeline.targetSpacingMm };
 }
 
-export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Interpolator, audit: AuditSink = noAudit): Promise<RunningNode> {
+export async function startNode(
+  cfg: Config,
+  log: Logger,
+  interpolatorIn?: Interpolator,
+  audit: AuditSink = noAudit,
+  roles: readonly Role[] = ALL_ROLES,
+): Promise<RunningNode> {
   const dir = cfg.storage.dir;
   await mkdir(dir, { recursive: true });
-  const spool = new FsSpool({ root: join(dir, 'spool'), minFreeBytes: cfg.storage.minFreeMb * 1024 * 1024, log: log.child({ stage: 'spool' }) });
-  const queue = new FsJobQueue(join(dir, 'jobs'));
-  const markers = new ProcessedMarkers(join(dir, 'processed'), spool.root);
+  const has = (r: Role) => roles.includes(r);
+  // Clustered (cluster.database): the index, queue and outbox in PostgreSQL, the files on the shared storage.dir.
+  const db = cfg.cluster.database ? openDb(cfg.cluster.database, log.child({ stage: 'database' }), { max: cfg.cluster.poolSize }) : undefined;
+  const leaseMs = cfg.cluster.leaseSeconds * 1000;
+  const files = new FsSpool({ root: join(dir, 'spool'), minFreeBytes: cfg.storage.minFreeMb * 1024 * 1024, log: log.child({ stage: 'spool' }) });
+  const spool = db ? new IndexedSpool(files, db) : files;
+  const queue: JobQueue = db ? new PgJobQueue(db, { leaseMs }) : new FsJobQueue(join(dir, 'jobs'));
+  const markers = new ProcessedMarkers(join(dir, 'processed'));
   const registry = new DerivedRegistry(join(dir, 'registry'));
-  const baseInterpolator = interpolatorIn ?? (await createInterpolator(cfg, log));
+  const baseInterpolator: Interpolator = interpolatorIn ?? (has('process') ? await createInterpolator(cfg, log) : notInterpolating);
   // The same interpolator with the crash harness's 'mid-series-job' fail point after it.
   const interpolator: Interpolator = {
     method: baseInterpolator.method,
@@ -110,9 +139,11 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     stableMs,
     late: cfg.pipeline.lateInstances,
     finished: async (st, se) => {
-      const m = await markers.get(markers.keyOf(spool.seriesDir(st, se)));
+      const m = await markers.get(spool.seriesKey(st, se));
       return !!m && !m.failed;
     },
+    // Clustered, other processes finish the jobs: their markers are read again after a second.
+    finishedTtlMs: db ? 1000 : undefined,
     onQueued: (id, se) => void waitingRecord(id, se),
     onInstance: (id) => {
       const rec = jobs.get(id);
@@ -126,8 +157,8 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     spool,
     markers,
     registry,
-    studySeriesSamples: (st) => spool.studySeriesSamples(st),
-    spoolKey: (st, se) => markers.keyOf(spool.seriesDir(st, se)),
+    // Two workers on two series of one study would both read and write its registry and SeriesNumbers.
+    withStudyLock: db ? (study, fn) => db.withLock(`study:${study}`, fn) : undefined,
     interpolator,
     rules: rulesFromConfig(cfg),
     target: targetFromConfig(cfg),
@@ -144,7 +175,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     log: processLog,
   });
 
-  const listener = await startDicomListener({
+  const listener = !has('receive') ? undefined : await startDicomListener({
     aeTitle: cfg.dicom.aeTitle,
     host: cfg.dicom.host,
     port: cfg.dicom.port,
@@ -168,7 +199,7 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     log: log.child({ stage: 'receive' }),
     onCommitmentReport: (report) => outbox.commitmentReport(report),
     onInstance: (meta, info) => {
-      if (info.duplicate) return;
+      if (info.duplicate || db) return; // clustered: queued before the acknowledgement (below)
       failpoint('after-ack-before-enqueue');
       quiet.touch(meta.studyInstanceUid, meta.seriesInstanceUid).catch((e) =>
         log.error('cannot queue series job', { seriesInstanceUid: meta.seriesInstanceUid, error: (e as Error).message }),
@@ -176,8 +207,14 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     },
   });
 
-  await recoverSpool({
-    seriesDirs: () => spool.seriesDirs(),
+  if (spool instanceof IndexedSpool) {
+    // Index and job in the database before the success status: no receiver's memory holds the quiet period.
+    spool.afterStore = (input, stored) => (stored.duplicate ? Promise.resolve() : quiet.touch(input.studyInstanceUid, input.seriesInstanceUid));
+  }
+
+  // Embedded only: clustered, an acknowledged instance's job is already in the database.
+  if (!db && has('receive')) await recoverSpool({
+    spool,
     markers,
     queue,
     stableMs,
@@ -185,9 +222,9 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     onQueued: (id, se, instances) => Object.assign(waitingRecord(id, se), { instances }),
     log: processLog,
   });
-  runner.start();
-  outbox.start();
-  const stopRetention = startRetention({
+  if (has('process')) runner.start();
+  if (has('send')) outbox.start();
+  const stopRetention = !has('process') ? () => undefined : startRetention({
     markers,
     outbox,
     spool,
@@ -197,10 +234,12 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     log: log.child({ stage: 'retention' }),
   });
   log.info('node started', {
+    roles,
+    cluster: db ? 'postgresql' : 'embedded',
     aeTitle: cfg.dicom.aeTitle,
     host: cfg.dicom.host,
-    port: listener.port,
-    ...(listener.tlsPort !== undefined ? { plainPort: listener.plainPort ?? null, tlsPort: listener.tlsPort } : {}),
+    port: listener?.port ?? null,
+    ...(listener?.tlsPort !== undefined ? { plainPort: listener.plainPort ?? null, tlsPort: listener.tlsPort } : {}),
     method: interpolator.method,
     interpolator: interpolator.description,
     destinations: cfg.destinations.map((d) => d.name),
@@ -208,9 +247,11 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     lateInstances: cfg.pipeline.lateInstances,
   });
 
-  let listening = true;
+  let listening = !!listener;
   return {
-    port: listener.port,
+    port: listener?.port,
+    roles,
+    db,
     listening: () => listening,
     spool,
     queue,
@@ -233,10 +274,12 @@ export async function startNode(cfg: Config, log: Logger, interpolatorIn?: Inter
     async stop() {
       stopRetention();
       listening = false;
-      await listener.close();
+      await listener?.close();
       spool.close();
       await outbox.stop();
       await runner.stop();
+      if (queue instanceof PgJobQueue) queue.close();
+      await db?.close();
       log.info('node stopped');
     },
   };

@@ -6,14 +6,14 @@
 //    derived series go once the outbox has delivered them.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { writeFileDurable } from '../core/durable-fs.js';
 
 export interface ProcessedMarker {
   jobId: string;
   studyInstanceUid: string;
   seriesInstanceUid: string;
-  /** The spool series directory, relative to the spool root. */
+  /** The spool's key of the series (Spool.seriesKey). */
   spoolKey: string;
   /** Spool files the job saw. */
   instances: number;
@@ -28,15 +28,7 @@ export interface ProcessedMarker {
 }
 
 export class ProcessedMarkers {
-  constructor(
-    private readonly dir: string,
-    private readonly spoolRoot: string,
-  ) {}
-
-  /** The marker key of a spool series directory (absolute path). */
-  keyOf(seriesDir: string): string {
-    return relative(this.spoolRoot, seriesDir);
-  }
+  constructor(private readonly dir: string) {}
 
   private file(spoolKey: string): string {
     return join(this.dir, `${createHash('sha256').update(spoolKey).digest('hex').slice(0, 32)}.json`);

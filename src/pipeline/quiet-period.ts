@@ -22,6 +22,11 @@ export interface QuietPeriodOptions {
   onInstance?(id: string): void;
   log: Logger;
   now?: () => number;
+  /**
+   * How long a series' "finished" answer is trusted (default: for good, since this process's
+   * own runner tells it). Clustered, other processes finish jobs: re-read after this long.
+   */
+  finishedTtlMs?: number;
 }
 
 export function seriesJobId(studyUid: string, seriesUid: string): string {
@@ -30,30 +35,33 @@ export function seriesJobId(studyUid: string, seriesUid: string): string {
 
 export class QuietPeriod {
   private readonly lastEnqueued = new Map<string, number>();
-  private readonly done = new Map<string, Promise<boolean>>();
+  private readonly done = new Map<string, { p: Promise<boolean>; at: number }>();
   private readonly ignoredLogged = new Set<string>();
 
   constructor(private readonly o: QuietPeriodOptions) {}
 
   /** The job runner finished (true) or requeued (false) a series job. */
   markFinished(id: string, finished: boolean): void {
-    this.done.set(id, Promise.resolve(finished));
+    this.done.set(id, { p: Promise.resolve(finished), at: this.now() });
     if (!finished) this.lastEnqueued.delete(id);
   }
 
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
   private isFinished(study: string, series: string, id: string): Promise<boolean> {
-    let p = this.done.get(id);
-    if (!p) {
-      p = this.o.finished(study, series).catch(() => false);
-      this.done.set(id, p);
-    }
+    const hit = this.done.get(id);
+    if (hit && this.now() - hit.at <= (this.o.finishedTtlMs ?? Infinity)) return hit.p;
+    const p = this.o.finished(study, series).catch(() => false);
+    this.done.set(id, { p, at: this.now() });
     return p;
   }
 
   /** One instance of the series arrived (not a duplicate). */
   async touch(study: string, series: string): Promise<void> {
     const id = seriesJobId(study, series);
-    const now = (this.o.now ?? Date.now)();
+    const now = this.now();
     this.o.onInstance?.(id);
     if (await this.isFinished(study, series, id)) {
       if (this.o.late === 'ignore') {
@@ -64,7 +72,7 @@ export class QuietPeriod {
         return;
       }
       this.o.log.info('late instance: the series job runs again (pipeline.lateInstances: rederive)', { event: 'late-rederive', seriesInstanceUid: series });
-      this.done.set(id, Promise.resolve(false));
+      this.done.set(id, { p: Promise.resolve(false), at: now });
       this.lastEnqueued.delete(id);
     }
     if ((this.lastEnqueued.get(id) ?? 0) > now - 1000) return;

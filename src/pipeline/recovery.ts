@@ -3,17 +3,15 @@
 // the enqueue): queue it. Unacknowledged jobs are still in the durable queue and 'sending'
 // outbox entries resume by themselves. With pipeline.lateInstances: ignore, a series that was
 // processed is not queued again for instances that came after.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
-import type { JobQueue } from '../core/seams.js';
+import type { JobQueue, Spool } from '../core/seams.js';
 import { readBasicMeta } from '../receive/read-meta.js';
 import type { ProcessedMarkers } from './processed.js';
 import { seriesJobId, type LatePolicy } from './quiet-period.js';
 import type { SeriesJob } from './job-runner.js';
 
 export interface RecoveryOptions {
-  seriesDirs(): Promise<string[]>;
+  spool: Pick<Spool, 'storedSeries'>;
   markers: ProcessedMarkers;
   queue: Pick<JobQueue, 'has' | 'enqueue'>;
   stableMs: number;
@@ -24,16 +22,14 @@ export interface RecoveryOptions {
 
 export async function recoverSpool(o: RecoveryOptions): Promise<number> {
   let queued = 0;
-  for (const seriesDir of await o.seriesDirs()) {
-    const files = (await readdir(seriesDir)).filter((n) => n.endsWith('.dcm')).sort().map((n) => join(seriesDir, n));
-    if (files.length === 0) continue;
-    const marker = await o.markers.get(o.markers.keyOf(seriesDir));
+  for (const { key, files } of await o.spool.storedSeries()) {
+    const marker = await o.markers.get(key);
     if (marker && (marker.instances >= files.length || (o.late === 'ignore' && !marker.failed))) continue;
     let meta;
     try {
       meta = await readBasicMeta(files[0]);
     } catch (e) {
-      o.log.warn('spool series unreadable at recovery', { event: 'recovery-unreadable', dir: o.markers.keyOf(seriesDir), error: (e as Error).message });
+      o.log.warn('spool series unreadable at recovery', { event: 'recovery-unreadable', dir: key, error: (e as Error).message });
       continue;
     }
     const id = seriesJobId(meta.studyInstanceUid, meta.seriesInstanceUid);

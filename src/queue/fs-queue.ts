@@ -80,7 +80,16 @@ export class FsJobQueue implements JobQueue {
     schedule.set(fileName(id), job.notBefore);
   }
 
-  async lease<T>(kind: string, now = Date.now()): Promise<Job<T> | undefined> {
+  /** Leases run one at a time: between reading a due job and marking it leased there are awaits. */
+  private leasing: Promise<unknown> = Promise.resolve();
+
+  lease<T>(kind: string, now = Date.now()): Promise<Job<T> | undefined> {
+    const next = this.leasing.then(() => this.leaseNow<T>(kind, now));
+    this.leasing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async leaseNow<T>(kind: string, now: number): Promise<Job<T> | undefined> {
     const schedule = await this.schedule(kind);
     const due = [...schedule].filter(([n, at]) => at <= now && !this.leased.has(`${kind}/${n}`)).sort((a, b) => a[1] - b[1]);
     // Only due jobs are read; the file is the truth (an enqueue racing another may have left the

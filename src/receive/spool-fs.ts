@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fdatasyncSync, linkSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Spool, SpoolInput, SpoolStored } from '../core/seams.js';
 import { logger, type Logger } from '../core/log.js';
 import { buildPart10Head } from './part10.js';
@@ -245,7 +245,7 @@ export class FsSpool implements Spool {
 
   async removeSeries(studyUid: string, seriesUid: string): Promise<void> {
     const dir = this.seriesDir(studyUid, seriesUid);
-    const seriesKey = join(uidFileName(studyUid), uidFileName(seriesUid));
+    const seriesKey = this.seriesKey(studyUid, seriesUid);
     this.dirs.delete(dir);
     await rm(dir, { recursive: true, force: true });
     await rmdir(join(dir, '..')).catch(() => undefined); // only succeeds when the study is empty
@@ -261,6 +261,19 @@ export class FsSpool implements Spool {
       if (!d.isDirectory() || d.name.startsWith('.')) continue;
       const first = (await readdir(join(studyDir, d.name)).catch(() => [] as string[])).find((n) => n.endsWith('.dcm'));
       if (first) out.push(join(studyDir, d.name, first));
+    }
+    return out;
+  }
+
+  seriesKey(studyUid: string, seriesUid: string): string {
+    return join(uidFileName(studyUid), uidFileName(seriesUid));
+  }
+
+  async storedSeries(): Promise<{ key: string; files: string[] }[]> {
+    const out: { key: string; files: string[] }[] = [];
+    for (const dir of await this.seriesDirs()) {
+      const files = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.dcm')).sort().map((n) => join(dir, n));
+      if (files.length) out.push({ key: relative(this.root, dir), files });
     }
     return out;
   }

@@ -24,7 +24,7 @@ describe('retention sweep', () => {
 
   it('removes delivered, old series and keeps undelivered or recent ones', async () => {
     const spool = new FsSpool(join(work, 'spool'));
-    const markers = new ProcessedMarkers(join(work, 'processed'), spool.root);
+    const markers = new ProcessedMarkers(join(work, 'processed'));
     const derivedRoot = join(work, 'derived');
     const outbox = new Outbox({
       dir: join(work, 'outbox'),
@@ -49,7 +49,7 @@ describe('retention sweep', () => {
       writeFileSync(file, 'x');
       await outbox.enqueue(`2.25.${s.name}`, [file], ['pacs']);
       await markers.write({
-        jobId: `${study}/${seriesUid}`, studyInstanceUid: study, seriesInstanceUid: seriesUid, spoolKey: markers.keyOf(spool.seriesDir(study, seriesUid)),
+        jobId: `${study}/${seriesUid}`, studyInstanceUid: study, seriesInstanceUid: seriesUid, spoolKey: spool.seriesKey(study, seriesUid),
         instances: 1, derivedDir: s.name, derivedSeries: [`2.25.${s.name}`], finishedAt: now - s.age,
       });
     }

@@ -104,11 +104,11 @@ export async function serve(o: ServeOptions): Promise<Served> {
 }
 
 /** Polls until fn() is truthy. */
-export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -53,6 +53,18 @@ class SlowSpool implements Spool {
   removeSeries(study: string, series: string): Promise<void> {
     return this.inner.removeSeries(study, series);
   }
+  seriesKey(study: string, series: string): string {
+    return this.inner.seriesKey(study, series);
+  }
+  studySeriesSamples(study: string): Promise<string[]> {
+    return this.inner.studySeriesSamples(study);
+  }
+  storedSeries(): Promise<{ key: string; files: string[] }[]> {
+    return this.inner.storedSeries();
+  }
+  close(): void {
+    this.inner.close();
+  }
 }
 
 interface Instance {

@@ -1,5 +1,5 @@
-// The embedded job queue: durable across instances, quiet period through notBefore, and a job
-// re-enqueued while it runs (late instances) is not lost when the running one is acknowledged.
+// What is particular to the embedded job queue (the behaviour every queue shares is in
+// test/cluster/job-queue-contract.test.ts): durable files, and the file is the truth.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,35 +11,6 @@ describe('FsJobQueue', () => {
   const dir = mkdtempSync(join(tmpdir(), 'interslice-queue-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('holds a job back until notBefore, then leases it once', async () => {
-    const q = new FsJobQueue(join(dir, 'a'));
-    await q.enqueue('series', 'S1', { n: 1 }, { notBefore: 1000 });
-    assert.equal(await q.lease('series', 999), undefined);
-    const job = await q.lease<{ n: number }>('series', 1000);
-    assert.equal(job?.payload.n, 1);
-    assert.equal(await q.lease('series', 2000), undefined, 'a leased job is not leased twice');
-    await q.ack(job!);
-    assert.equal(await q.lease('series', 2000), undefined);
-  });
-
-  it('an enqueue while the job runs survives the ack of the running job (late instances re-run it)', async () => {
-    const q = new FsJobQueue(join(dir, 'b'));
-    await q.enqueue('series', 'S1', { n: 1 }, { notBefore: 0 });
-    const running = (await q.lease('series', 10))!;
-    await q.enqueue('series', 'S1', { n: 2 }, { notBefore: 50 });
-    await q.ack(running);
-    const again = await q.lease<{ n: number }>('series', 100);
-    assert.equal(again?.payload.n, 2);
-  });
-
-  it('every enqueue pushes the start out (the quiet period), and one id stays one job', async () => {
-    const q = new FsJobQueue(join(dir, 'c'));
-    for (const t of [100, 200, 300]) await q.enqueue('series', 'S1', { t }, { notBefore: t + 1000 });
-    assert.equal(await q.lease('series', 1299), undefined);
-    assert.equal((await q.list('series')).length, 1);
-    assert.ok(await q.lease('series', 1300));
-  });
-
   it('survives a restart: a new queue on the same folder sees unacknowledged jobs', async () => {
     const path = join(dir, 'd');
     const q1 = new FsJobQueue(path);
@@ -47,22 +18,6 @@ describe('FsJobQueue', () => {
     await q1.lease('series', 1); // leased, then the process "dies"
     const q2 = new FsJobQueue(path);
     assert.ok(await q2.lease('series', 1), 'the job runs again after a restart');
-  });
-
-  it('retry counts attempts and backs off; deadLetter keeps the job visible', async () => {
-    const q = new FsJobQueue(join(dir, 'e'));
-    await q.enqueue('series', 'S1', {}, { notBefore: 0 });
-    const j1 = (await q.lease('series', 0))!;
-    await q.retry(j1, 500, 'boom');
-    assert.equal(await q.lease('series', 499), undefined);
-    const j2 = (await q.lease('series', 500))!;
-    assert.equal(j2.attempts, 1);
-    await q.deadLetter(j2, 'boom again');
-    assert.equal(await q.lease('series', 10_000), undefined);
-    const dead = await q.list('series', true);
-    assert.equal(dead.length, 1);
-    assert.equal(dead[0].lastError, 'boom again');
-    assert.deepEqual((await q.depth()).series, { queued: 0, leased: 0, dead: 1 });
   });
 
   it('counts queued and leased jobs, and skips a job whose file went away', async () => {
