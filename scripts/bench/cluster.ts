@@ -6,8 +6,9 @@
 // DCMTK storescp. Time = from the first push to the last `series delivered` line of any worker
 // (the last derived instance acknowledged by storescp). The two configurations run side by
 // side (each its own database, storage.dir and storescp) and alternate run by run, so load
-// drift hits both alike; each run pushes new series.
-import { readdirSync, rmSync } from 'node:fs';
+// drift hits both alike; each run pushes new series. INTERSLICE_BENCH_LOGS=DIR keeps every
+// process's log there (receiver-N.log, worker-N.log per configuration).
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -129,8 +130,15 @@ export async function benchCluster(work: string, method: string, modelPath: stri
     for (const c of clusters) c.row.jobsPerWorker = c.workers.map((w) => w.logs.filter((l) => l.message === 'series job finished').length);
     return result;
   } finally {
+    const logs = process.env.INTERSLICE_BENCH_LOGS;
     for (const c of clusters) {
       await c.stop();
+      if (logs) {
+        mkdirSync(logs, { recursive: true });
+        const keep = (kind: string, ps: Node[]) => ps.forEach((p, i) => writeFileSync(join(logs, `${c.row.workers}w-${kind}-${i + 1}.log`), p.raw()));
+        keep('receiver', c.receivers);
+        keep('worker', c.workers);
+      }
       rmSync(c.dir, { recursive: true, force: true });
       rmSync(c.scpDir, { recursive: true, force: true });
     }
