@@ -1,9 +1,11 @@
-// `npm run bench [-- --quick] [-- --only receive,interpolate,e2e,memory] [-- --out FILE]`
+// `npm run bench [-- --quick] [-- --only receive,interpolate,e2e,memory,cluster] [-- --out FILE]`
 // Measures the node beside DCMTK on this machine and writes BENCHMARKS.md: receive throughput
 // vs storescp, interpolation speed per method and execution provider, end-to-end latency of a
-// 24-slice 512^2 series, peak RSS for 100/500/2,000-instance series. Every figure is the median
-// of several runs. Runs in a private network namespace (loopback only), as the tests do. Never
-// part of `npm test`.
+// 24-slice 512^2 series, peak RSS for 100/500/2,000-instance series, and (--only cluster, needs
+// PostgreSQL) eight series through a clustered node with one and two workers. Every figure is
+// the median of several runs. The sections measured replace theirs in BENCHMARKS.md; the others
+// are kept (with --only, the header and machine table too). Runs in a private network
+// namespace (loopback only), as the tests do. Never part of `npm test`.
 import { progressLine } from '../src/core/progress.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,8 @@ import { benchReceive } from './bench/receive.js';
 import { benchInterpolate } from './bench/interpolate.js';
 import { benchE2e } from './bench/e2e.js';
 import { benchMemory } from './bench/memory.js';
-import { NOTES_MARKER, report, type BenchResults } from './bench/report.js';
+import { benchCluster } from './bench/cluster.js';
+import { mergeReport, NOTES_MARKER, report, type BenchResults } from './bench/report.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
@@ -40,12 +43,13 @@ if (process.env.INTERSLICE_IN_NETNS !== '1') {
 
 const quick = args.includes('--quick');
 const only = new Set((opt('--only') ?? 'receive,interpolate,e2e,memory').split(','));
+const partial = opt('--only') !== undefined;
 const out = opt('--out') ?? join(ROOT, 'BENCHMARKS.md');
 const modelPath = opt('--model') ?? join(ROOT, 'models/interslice-v2.onnx');
 const work = mkdtempSync(join(tmpdir(), 'interslice-bench-'));
 const say = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 // One progress line with an ETA as each section starts (sections weighted equally).
-const sections = ['receive', 'interpolate', 'e2e', 'memory'].filter((x) => only.has(x));
+const sections = ['receive', 'interpolate', 'e2e', 'memory', 'cluster'].filter((x) => only.has(x));
 const benchStart = Date.now();
 const section = (name: string) => say(progressLine('bench', sections.indexOf(name), sections.length, Date.now() - benchStart, `next: ${name}`));
 
@@ -79,12 +83,19 @@ try {
       : [{ instances: 100, runs: 3 }, { instances: 500, runs: 3 }, { instances: 2000, runs: 2 }];
     results.memory = await benchMemory(work, plan, say);
   }
+  if (only.has('cluster')) {
+    section('cluster');
+    results.loads.cluster = load();
+    say(`cluster (load ${results.loads.cluster})`);
+    results.cluster = await benchCluster(work, 'model', modelPath, quick ? 1 : 3, say);
+  }
   say(progressLine('bench', sections.length, sections.length, Date.now() - benchStart));
   results.loads.end = load();
   results.finishedAt = new Date().toISOString();
   // Hand-written analysis below the marker survives a re-run.
-  const notes = existsSync(out) ? readFileSync(out, 'utf8').split(NOTES_MARKER)[1] : undefined;
-  writeFileSync(out, report(results) + `\n${NOTES_MARKER}${notes ?? '\n'}`);
+  const [before, notes] = existsSync(out) ? readFileSync(out, 'utf8').split(NOTES_MARKER) : [];
+  const text = before ? mergeReport(before, report(results), partial) : report(results);
+  writeFileSync(out, text + `\n${NOTES_MARKER}${notes ?? '\n'}`);
   say(`wrote ${out}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

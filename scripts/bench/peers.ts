@@ -11,12 +11,25 @@ export const PDU = 131072;
 
 export type Node = Served;
 
-/** Starts `interslice serve` with `pipeline` (YAML flow map) and optional destination port. */
-export function startNode(work: string, pipeline: string, destinationPort?: number): Promise<Node> {
+/** A process of a clustered node: its roles, the database, the lease. */
+export interface ClusterProcess {
+  roles: string;
+  database: string;
+  leaseSeconds?: number;
+}
+
+/**
+ * Starts `interslice serve` with `pipeline` (YAML flow map) and optional destination port; with
+ * `cluster`, one process of a clustered node (processes started on the same `work` share its
+ * storage.dir).
+ */
+export function startNode(work: string, pipeline: string, destinationPort?: number, cluster?: ClusterProcess): Promise<Node> {
   mkdirSync(work, { recursive: true });
   return serve({
     work,
+    args: cluster ? ['--roles', cluster.roles] : [],
     config: [
+      ...(cluster ? [`cluster: { database: ${JSON.stringify(cluster.database)}, leaseSeconds: ${cluster.leaseSeconds ?? 30} }`] : []),
       `dicom: { aeTitle: INTERSLICE, host: 127.0.0.1, port: 0, maxPduLength: ${PDU} }`,
       `storage: { dir: ${JSON.stringify(join(work, 'var'))} }`,
       `pipeline: ${pipeline}`,

@@ -7,6 +7,7 @@ import type { ReceiveResult } from './receive.js';
 import type { InterpolateResult } from './interpolate.js';
 import type { E2eRow } from './e2e.js';
 import type { MemoryRow } from './memory.js';
+import { CLUSTER_SERIES, type ClusterResult } from './cluster.js';
 import { fmt, median, spread } from './stats.js';
 import { readOnnxMetadata } from '../../src/interpolate/model/metadata.js';
 
@@ -21,6 +22,7 @@ export interface BenchResults {
   interpolate?: InterpolateResult;
   e2e?: E2eRow[];
   memory?: MemoryRow[];
+  cluster?: ClusterResult;
 }
 
 /** Text after this line in BENCHMARKS.md is kept when the benchmark rewrites the file. */
@@ -94,8 +96,60 @@ export function report(r: BenchResults): string {
     bars.push(`| peak RSS < 1 GB | ${fmt(max, 0)} MB | ${yes(max < 1024)} |`);
     bars.push(`| peak RSS flat from ${r.memory[0].instances} to ${r.memory[r.memory.length - 1].instances} instances (largest ≤ 1.25x smallest) | ${peaks.map((p) => fmt(p, 0)).join(' / ')} MB | ${yes(flat)} |`);
   }
+  if (r.cluster) {
+    const x = r.cluster;
+    const S = CLUSTER_SERIES;
+    L.push('## (e) Cluster', '');
+    L.push(`Measured by \`npm run bench -- --only cluster${r.quick ? ' --quick' : ''}\` from ${r.startedAt} to ${r.finishedAt ?? '?'}, load average at the start ${r.loads.cluster ?? '?'}; \`os.cpus().length\` = ${x.cpus}. ${S.series} series of ${S.slices} slices, ${S.cols}x${S.rows} at ${S.spacingMm} mm (real anatomy resampled from ../shared/data/mr/siemens-t1-sagittal-2mm-isotropic, new UIDs per copy), pushed at once by ${S.series} DCMTK storescu (one association each, dealt in turn to the receivers, as a round-robin balancer would) to a clustered node: two receivers (\`serve --roles receive\`) and one or two workers (\`serve --roles process,send\`), all on one PostgreSQL 15 (a throw-away cluster on this machine, fsync off) and one storage.dir on the local disk. Method ${x.method} (${x.provider}), derived at ${S.targetMm} mm, stableSeconds 1. Time = from the first push to the last derived instance acknowledged by DCMTK storescp (the last \`series delivered\` logged by any worker); *push* = to the last storescu done. The two configurations ran side by side (each its own database, storage.dir and storescp), alternating run by run.`, '');
+    L.push('| workers | receivers | seconds | push s | derived instances per run | series jobs per worker |', '|---|---|---|---|---|---|');
+    for (const row of x.rows) L.push(`| ${row.workers} | ${row.receivers} | ${spread(row.seconds)} | ${spread(row.pushSeconds)} | ${row.derived} | ${row.jobsPerWorker.join(' + ')} |`);
+    L.push('');
+    const one = x.rows.find((row) => row.workers === 1);
+    const two = x.rows.find((row) => row.workers === 2);
+    if (one && two) L.push(`Ratio one worker / two workers (medians): **${fmt(median(one.seconds) / median(two.seconds), 2)}** (2 would be linear scaling; every process shares this machine's ${x.cpus} CPUs).`, '');
+  }
   if (bars.length) {
     L.push('## Bars', '', '| bar | measured | |', '|---|---|---|', ...bars, '');
   }
   return L.join('\n');
+}
+
+/** Splits a report into what stands before its first `## ` heading and its sections (each from its heading on). */
+function sectionsOf(text: string): { head: string; sections: string[] } {
+  const parts = text.split(/\n(?=## )/);
+  return { head: parts[0], sections: parts.slice(1) };
+}
+
+const headingOf = (section: string) => section.split('\n')[0];
+/** '## (c) End to end' -> '(c)'; other headings stand for themselves. */
+const keyOf = (section: string) => /^## (\([a-z]\))/.exec(section)?.[1] ?? headingOf(section);
+
+/** Bar rows of both, the fresh ones replacing old rows of the same bar. */
+function mergeBars(old: string, fresh: string): string {
+  const rows = (s: string) => s.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| bar |'));
+  const bar = (row: string) => row.split(' | ')[0];
+  const freshRows = rows(fresh);
+  const kept = rows(old).filter((o) => !freshRows.some((f) => bar(f) === bar(o)));
+  return ['## Bars', '', '| bar | measured | |', '|---|---|---|', ...kept, ...freshRows, ''].join('\n');
+}
+
+/**
+ * A report of the sections just measured merged into the previous BENCHMARKS.md text (notes
+ * excluded): measured sections (a), (b), ... replace theirs, the others are kept, in letter
+ * order; bar rows likewise. `partial` (--only) keeps the previous header and machine table,
+ * which describe the full run; each section says when it was measured.
+ */
+export function mergeReport(previous: string, fresh: string, partial: boolean): string {
+  const old = sectionsOf(previous.trimEnd() + '\n');
+  const now = sectionsOf(fresh);
+  const byKey = new Map<string, string>();
+  for (const s of old.sections) byKey.set(keyOf(s), s.trimEnd() + '\n');
+  for (const s of now.sections) {
+    if (partial && keyOf(s) === '## Machine') continue;
+    byKey.set(keyOf(s), keyOf(s) === '## Bars' && byKey.has('## Bars') ? mergeBars(byKey.get('## Bars')!, s) : s.trimEnd() + '\n');
+  }
+  const lettered = [...byKey.keys()].filter((k) => k.startsWith('(')).sort();
+  const order = ['## Machine', ...lettered, '## Bars', ...[...byKey.keys()].filter((k) => !k.startsWith('(') && k !== '## Machine' && k !== '## Bars')];
+  const head = partial ? old.head : now.head;
+  return [head.trimEnd() + '\n', ...order.filter((k) => byKey.has(k)).map((k) => byKey.get(k)!)].join('\n');
 }
