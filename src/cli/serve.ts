@@ -4,6 +4,7 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { join } from 'node:path';
 import { startNode, type Role } from '../pipeline/node.js';
+import { ALL_ROLES } from '../core/roles.js';
 import { metrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
@@ -25,7 +26,7 @@ export async function serve(opts: { config: string; roles: Role[] }): Promise<vo
   const log = createLogger({ level: config.log.level, file: config.log.file ?? undefined });
   log.info('configuration loaded', { source, envOverrides });
   const roles = opts.roles;
-  if (config.cluster.database === null && roles.length < 3) {
+  if (config.cluster.database === null && roles.length < ALL_ROLES.length) {
     // One process cannot hand work to another without the shared database.
     console.error(`--roles ${roles.join(',')} needs cluster.database (a postgres:// URL); without it one process has every role`);
     process.exit(2);

@@ -3,7 +3,7 @@
 // outlive it. The job runner keeps updating its in-memory records as it does embedded; this
 // pushes the ones that changed and pulls the other processes' changes, once a second.
 import type { Db } from './db.js';
-import type { JobRecord } from '../pipeline/job-runner.js';
+import { MAX_JOB_RECORDS, trimJobRecords, type JobRecord } from '../pipeline/job-runner.js';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS interslice_job_records (
@@ -13,9 +13,6 @@ CREATE TABLE IF NOT EXISTS interslice_job_records (
   updated_at bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS interslice_job_records_updated ON interslice_job_records (updated_at);`;
-
-/** Records kept in each process's map (as embedded: the newest 200). */
-const KEEP = 200;
 
 export class JobRecordSync {
   private readonly pushed = new Map<string, string>();
@@ -60,7 +57,7 @@ export class JobRecordSync {
     }
     const r = await this.db.query<{ id: string; record: JobRecord; updated_at: string }>(
       'SELECT id, record, updated_at FROM interslice_job_records WHERE owner <> $1 AND updated_at > $2 ORDER BY updated_at LIMIT $3',
-      [this.owner, this.pulledUpTo, KEEP],
+      [this.owner, this.pulledUpTo, MAX_JOB_RECORDS],
     );
     for (const row of r.rows) {
       this.pulledUpTo = Math.max(this.pulledUpTo, Number(row.updated_at));
@@ -71,6 +68,6 @@ export class JobRecordSync {
       this.jobs.set(row.id, row.record);
       this.pushed.set(row.id, JSON.stringify(row.record)); // not pushed back as ours
     }
-    while (this.jobs.size > KEEP) this.jobs.delete(this.jobs.keys().next().value as string);
+    trimJobRecords(this.jobs);
   }
 }

@@ -81,7 +81,12 @@ export interface JobRunnerOptions {
 }
 
 /** Job records kept in memory for the admin API; older ones are in the logs. */
-const MAX_JOB_RECORDS = 200;
+export const MAX_JOB_RECORDS = 200;
+
+/** Drops the oldest records (the Map's first keys) beyond MAX_JOB_RECORDS. */
+export function trimJobRecords(jobs: Map<string, JobRecord>): void {
+  while (jobs.size > MAX_JOB_RECORDS) jobs.delete(jobs.keys().next().value as string);
+}
 
 function shortHash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -112,7 +117,7 @@ export class JobRunner {
     const rec = this.o.jobs.get(id) ?? { id, seriesInstanceUid: seriesUid, state: 'waiting', instances: 0 };
     this.o.jobs.delete(id);
     this.o.jobs.set(id, rec); // re-inserted: the Map's order stays oldest -> newest
-    while (this.o.jobs.size > MAX_JOB_RECORDS) this.o.jobs.delete(this.o.jobs.keys().next().value as string);
+    trimJobRecords(this.o.jobs);
     return rec;
   }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js';
 import type { Interpolator, SpacingTarget } from '../core/types.js';
 import type { JobQueue, Spool } from '../core/seams.js';
 import { FsJobQueue } from '../queue/fs-queue.js';
+import { ALL_ROLES, type Role } from '../core/roles.js';
 import { openDb, type Db } from '../cluster/db.js';
 import { PgJobQueue } from '../cluster/pg-queue.js';
 import { IndexedSpool } from '../cluster/indexed-spool.js';
@@ -33,8 +34,6 @@ import { noAudit, type AuditSink } from '../core/audit.js';
 
 export type { SeriesJob, JobRecord } from './job-runner.js';
 export { seriesJobId } from './quiet-period.js';
-
-import { ALL_ROLES, type Role } from '../core/roles.js';
 export type { Role } from '../core/roles.js';
 
 export interface RunningNode {

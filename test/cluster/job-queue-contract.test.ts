@@ -10,9 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { JobQueue } from '../../src/core/seams.js';
 import { FsJobQueue } from '../../src/queue/fs-queue.js';
 import { PgJobQueue } from '../../src/cluster/pg-queue.js';
-import { openDb, type Db } from '../../src/cluster/db.js';
-import { logger } from '../../src/core/log.js';
-import { noPostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { lazyPostgres, noPostgres } from '../helpers/postgres.js';
 
 interface Backend {
   /** A queue on fresh, empty storage, and a factory for more processes sharing it. */
@@ -139,24 +137,15 @@ contract('embedded (FsJobQueue)', () => ({
   shared: false,
 }));
 
-let pg: Postgres | undefined;
-const dbs: Db[] = [];
+const pg = lazyPostgres();
 const LEASE_MS = 600;
-after(async () => {
-  for (const d of dbs) await d.close();
-  await pg?.destroy();
-});
+after(() => pg.close());
 contract(
   'PostgreSQL (PgJobQueue)',
   () => ({
     async fresh() {
-      pg ??= await startPostgres();
-      const url = await pg.createDatabase();
-      const mk = () => {
-        const db = openDb(url, logger('test'));
-        dbs.push(db);
-        return new PgJobQueue(db, { leaseMs: LEASE_MS });
-      };
+      const url = await pg.database();
+      const mk = () => new PgJobQueue(pg.pool(url), { leaseMs: LEASE_MS });
       return { q: mk(), other: mk };
     },
     // The process stops renewing its leases (SIGKILL), and its lease runs out.

@@ -10,9 +10,7 @@ import { after, describe, it } from 'node:test';
 import type { Spool } from '../../src/core/seams.js';
 import { FsSpool } from '../../src/receive/spool/spool-fs.js';
 import { IndexedSpool } from '../../src/cluster/indexed-spool.js';
-import { openDb, type Db } from '../../src/cluster/db.js';
-import { logger } from '../../src/core/log.js';
-import { noPostgres, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { lazyPostgres, noPostgres } from '../helpers/postgres.js';
 
 interface Backend {
   /** Two processes' spools on one fresh storage (and index). */
@@ -80,25 +78,15 @@ const freshDir = () => {
 
 contract('embedded (FsSpool)', () => ({ fresh: async () => fsPair(freshDir()) }));
 
-let pg: Postgres | undefined;
-const dbs: Db[] = [];
-after(async () => {
-  for (const d of dbs) await d.close();
-  await pg?.destroy();
-});
+const pg = lazyPostgres();
+after(() => pg.close());
 contract(
   'clustered (IndexedSpool on PostgreSQL)',
   () => ({
     async fresh() {
-      pg ??= await startPostgres();
-      const url = await pg.createDatabase();
+      const url = await pg.database();
       const [fa, fb] = fsPair(freshDir());
-      const mk = (f: FsSpool) => {
-        const db = openDb(url, logger('test'));
-        dbs.push(db);
-        return new IndexedSpool(f, db);
-      };
-      return [mk(fa), mk(fb)];
+      return [new IndexedSpool(fa, pg.pool(url)), new IndexedSpool(fb, pg.pool(url))];
     },
   }),
   noPostgres(),
@@ -106,11 +94,8 @@ contract(
 
 describe('IndexedSpool: the series job before the index row', { skip: noPostgres() }, () => {
   it('an instance whose job could not be queued is refused, and its resend (a duplicate file) queues the job and indexes it', async () => {
-    pg ??= await startPostgres();
-    const db = openDb(await pg.createDatabase(), logger('test'));
-    dbs.push(db);
     const [files] = fsPair(freshDir());
-    const spool = new IndexedSpool(files, db);
+    const spool = new IndexedSpool(files, pg.pool(await pg.database()));
     const queued: string[] = [];
     let failNext = true;
     spool.afterStore = async (i) => {

@@ -7,6 +7,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { openDb, type Db } from '../../src/cluster/db.js';
+import { logger } from '../../src/core/log.js';
 import { freePort, waitForPort } from './peers.js';
 
 export interface Postgres {
@@ -103,6 +105,30 @@ export async function startPostgres(): Promise<Postgres> {
     async destroy() {
       await stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A PostgreSQL for a test file, started on first use: fresh databases, pools on them (each
+ * one a "process"), and close() for the file's after() (pools closed, server removed).
+ */
+export function lazyPostgres(): { database(): Promise<string>; pool(url: string): Db; close(): Promise<void> } {
+  let server: Promise<Postgres> | undefined;
+  const pools: Db[] = [];
+  return {
+    async database() {
+      server ??= startPostgres();
+      return (await server).createDatabase();
+    },
+    pool(url) {
+      const db = openDb(url, logger('test'));
+      pools.push(db);
+      return db;
+    },
+    async close() {
+      for (const d of pools) await d.close();
+      await (await server)?.destroy();
     },
   };
 }
