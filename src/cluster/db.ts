@@ -37,22 +37,41 @@ export function openDb(url: string, log: Logger, o: { max?: number } = {}): Db {
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
   pool.on('error', (e) => log.warn('database connection lost', { event: 'db-error', error: e.message }));
   const ensured = new Map<string, Promise<void>>();
+  /**
+   * A client of our own for fn. A checked-out client between two queries has no listener of
+   * the pool's: if its server goes away then, its 'error' event would be uncaught and end the
+   * process. So it gets one for as long as we hold it, and a client that failed is destroyed
+   * on release rather than pooled again.
+   */
+  const withClient = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    let lost: Error | undefined;
+    const onError = (e: Error) => {
+      lost = e;
+      log.warn('database connection lost', { event: 'db-error', error: e.message });
+    };
+    c.on('error', onError);
+    try {
+      return await fn(c);
+    } finally {
+      c.off('error', onError);
+      c.release(lost);
+    }
+  };
   const db: Db = {
     query: (text, values) => pool.query(text, values as unknown[]),
-    async tx(fn) {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const out = await fn(c);
-        await c.query('COMMIT');
-        return out;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
-    },
+    tx: (fn) =>
+      withClient(async (c) => {
+        try {
+          await c.query('BEGIN');
+          const out = await fn(c);
+          await c.query('COMMIT');
+          return out;
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      }),
     ensure(name, ddl) {
       let p = ensured.get(name);
       if (!p) {
@@ -65,19 +84,15 @@ export function openDb(url: string, log: Logger, o: { max?: number } = {}): Db {
       }
       return p;
     },
-    async withLock(key, fn) {
-      const c = await pool.connect();
-      try {
+    withLock: (key, fn) =>
+      withClient(async (c) => {
         await c.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
         try {
           return await fn();
         } finally {
           await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
         }
-      } finally {
-        c.release();
-      }
-    },
+      }),
     async ping() {
       try {
         await Promise.race([pool.query('SELECT 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);

@@ -126,7 +126,11 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
       () => c.workers.flatMap((w) => w.logs).find((l) => l.event === 'send-done'),
       180_000,
       'a worker reports the derived series delivered',
-    );
+    ).catch((e: Error) => {
+      // What every process said last: the reason is in there.
+      const tails = [...c.receivers, ...c.workers].map((p, i) => `--- process ${i} (${p.child.pid})\n${p.raw().slice(-4000)}`);
+      throw new Error(`${e.message}\n${tails.join('\n')}`);
+    });
     await new Promise((r) => setTimeout(r, 1500));
     return { files: await received(c.pacsDir), delivered: Number(done.files) };
   }
@@ -241,5 +245,9 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     assert.equal(delivered, 157);
     assert.equal(new Set(got.map((f) => f.sop)).size, 157);
     assert.equal(c.receivers[0].child.exitCode, null, 'the receiver lived through the outage');
+    for (const p of [...c.receivers, ...c.workers]) {
+      assert.equal(p.child.exitCode, null, 'every process lived through the outage');
+      assert.deepEqual(p.logs.filter((l) => l.event === 'fatal'), []);
+    }
   });
 });
