@@ -66,6 +66,20 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
 
+    p = sub.add_parser("adapt-series", help="the node's per-series adaptation (self-supervised on one stack, guarded)")
+    p.add_argument("--init", required=True, help="checkpoint .pt or exported .onnx to start from")
+    p.add_argument("--stack", required=True, help="raw float32 file: the stack's slices [n, rows, cols], stack units")
+    p.add_argument("--shape", required=True, help="n,rows,cols")
+    p.add_argument("--out", required=True, help="folder: report.json, and model.onnx when the adapted weights are kept")
+    p.add_argument("--seconds", type=float, default=60.0, help="wall-clock budget, export included")
+    p.add_argument("--export-seconds", type=float, default=8.0)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--l2sp", type=float, default=1e-2)
+    p.add_argument("--version", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+
     p = sub.add_parser("export", help="export a checkpoint to ONNX with metadata")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--out", required=True)
@@ -101,6 +115,8 @@ def main(argv=None):
         from .stages import finetune_mr; finetune_mr(args)
     elif args.cmd == "finetune-self":
         from .stages import finetune_self; finetune_self(args)
+    elif args.cmd == "adapt-series":
+        from .adapt import adapt_series_cli; adapt_series_cli(args)
     elif args.cmd == "export":
         from .export import export; export(args)
     elif args.cmd == "evaluate":

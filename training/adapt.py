@@ -1,0 +1,181 @@
+"""Per-series adaptation (stage 3 at inference time): fine-tune a copy of the model on one
+thick-slice stack, from its own slices only, and keep the result only if a held-out check says
+it helps.
+
+Why in-plane frames: at inference every frame the model sees is an in-plane slice, fine in both
+axes. The older stage-3 sampler (data.SelfSampler) trains on planes that contain the thick axis,
+a different kind of image, and moved the model away from what it does at inference. Here the
+training pairs are the stack's own slices one gap further apart: a = K[i], b = K[i+2], the
+target K[i+1] at t = 0.5, context K[i-2], K[i+4] (repeating a / b at the ends, as the node
+does). Same kind of frame, twice the gap.
+
+The guard holds out a block of slices (never a target, input or context in training) and scores
+the same skip-one task on it (PSNR against the held-out middle slice, full slices); the adapted
+weights are kept only if that gain is at least `min_gain_db` and SSIM does not drop.
+"""
+import copy
+import time
+import numpy as np
+import torch
+
+from .util import charbonnier
+from .volumes import norm_scale
+
+
+def skip_one(lo, hi):
+    """Triplet start indices i with i, i+1, i+2 inside [lo, hi): a = i, target = i+1, b = i+2."""
+    return [i for i in range(lo, hi - 2)]
+
+
+def _ctx(i, lo, hi):
+    """Context indices for the skip-one triplet at i, kept inside [lo, hi)."""
+    p = i - 2 if i - 2 >= lo else i
+    q = i + 4 if i + 4 < hi else i + 2
+    return p, q
+
+
+def split_blocks(n, frac=0.25):
+    """Held-out block [v0, v1): a central run of slices (at least 5, so it holds a triplet
+    with context); training uses [0, v0) and [v1, n)."""
+    nval = max(5, int(round(n * frac)))
+    v0 = (n - nval) // 2
+    return v0, v0 + nval
+
+
+def _batch(K, items, lo_hi):
+    a, b, g, p, q = [], [], [], [], []
+    for i, (lo, hi) in zip(items, lo_hi):
+        pi, qi = _ctx(i, lo, hi)
+        a.append(K[i]); g.append(K[i + 1]); b.append(K[i + 2]); p.append(K[pi]); q.append(K[qi])
+    f = lambda x: torch.from_numpy(np.ascontiguousarray(np.stack(x), dtype=np.float32))[:, None]
+    return f(a), f(b), f(g), torch.full((len(items),), 0.5), f(p), f(q)
+
+
+def _ssim(x, y, R=1.0):
+    from .evaluate import ssim2d
+    return ssim2d(x, y, R)
+
+
+@torch.no_grad()
+def heldout_score(model, K, v0, v1):
+    """PSNR (over all voxels, data range 1 after normalisation, clipped to [0, 1]) and mean SSIM
+    of the skip-one reconstructions of the held-out block."""
+    model.eval()
+    idx = skip_one(v0, v1)
+    se = 0.0; cnt = 0; ss = []
+    for s in range(0, len(idx), 8):
+        ch = idx[s:s + 8]
+        a, b, g, t, p, q = _batch(K, ch, [(v0, v1)] * len(ch))
+        y = model(a, b, t, p, q).clamp(0, 1).numpy()[:, 0]
+        gt = g.clamp(0, 1).numpy()[:, 0]
+        se += float(((y - gt) ** 2).sum()); cnt += gt.size
+        ss += [_ssim(gt[m], y[m]) for m in range(len(ch))]
+    mse = se / max(cnt, 1)
+    return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"), float(np.mean(ss))
+
+
+def adapt(model, kept, steps=200, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
+          min_gain_db=0.05, val_frac=0.25, seed=0, train="all", log=print):
+    """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
+    stack's own slices only). Returns (model to use, report dict, the adapted weights whether
+    kept or not -- the last for validating the guard against truth)."""
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    K = (kept / norm_scale(kept)).astype(np.float32)
+    n, H, W = K.shape
+    report = {"slices": int(n), "kept": False, "steps": 0}
+    if n < 9:
+        report["reason"] = "too few slices to hold a block out (%d < 9)" % n
+        return model, report, model
+    v0, v1 = split_blocks(n, val_frac)
+    train_ranges = [r for r in ((0, v0), (v1, n)) if r[1] - r[0] >= 3]
+    items = [(i, r) for r in train_ranges for i in skip_one(*r)]
+    if not items:
+        report["reason"] = "no training triplets outside the held-out block"
+        return model, report, model
+    base = copy.deepcopy(model).eval()
+    before = heldout_score(base, K, v0, v1)
+    m = copy.deepcopy(model)
+    params = [p for name, p in m.named_parameters() if train == "all" or any(name.startswith(x) for x in train.split(","))]
+    for name, p in m.named_parameters():
+        p.requires_grad_(any(p is q for q in params))
+    ref = [p.detach().clone() for p in params]
+    opt = torch.optim.Adam(params, lr=lr)
+    m.train()
+    ph, pw = min(patch, H), min(patch, W)
+    step = 0
+    for step in range(1, steps + 1):
+        pick = rng.integers(0, len(items), batch)
+        sel = [items[k] for k in pick]
+        a, b, g, t, p, q = _batch(K, [i for i, _ in sel], [r for _, r in sel])
+        y0 = int(rng.integers(0, H - ph + 1)); x0 = int(rng.integers(0, W - pw + 1))
+        crop = lambda z: z[..., y0:y0 + ph, x0:x0 + pw]
+        a, b, g, p, q = map(crop, (a, b, g, p, q))
+        if rng.random() < 0.5:
+            a, b, g, p, q = [torch.flip(z, [-1]) for z in (a, b, g, p, q)]
+        if rng.random() < 0.5:  # time reversal: the same task seen from the other side
+            a, b, p, q = b, a, q, p
+        loss = charbonnier(m(a, b, t, p, q), g)
+        if l2sp:
+            loss = loss + l2sp * sum(((x - r) ** 2).sum() for x, r in zip(params, ref))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if time.time() - t0 > seconds:
+            break
+    m.eval()
+    after = heldout_score(m, K, v0, v1)
+    gain = after[0] - before[0]
+    keep = gain >= min_gain_db and after[1] >= before[1]
+    report.update({"steps": step, "heldout": [int(v0), int(v1)], "psnr_before": before[0], "psnr_after": after[0],
+                   "ssim_before": before[1], "ssim_after": after[1], "gain_db": gain, "kept": bool(keep),
+                   "seconds": round(time.time() - t0, 1),
+                   "reason": "held-out skip-one PSNR %+.3f dB, SSIM %+.4f" % (gain, after[1] - before[1])})
+    log("adapt: %d steps in %.1fs, held-out %.3f -> %.3f dB, SSIM %.4f -> %.4f: %s"
+        % (step, report["seconds"], before[0], after[0], before[1], after[1], "kept" if keep else "base model kept"))
+    return (m if keep else model), report, m
+
+
+def load_with_cfg(path):
+    """A checkpoint (.pt) or an exported ONNX model -> (PyTorch model, its config with stages)."""
+    import json
+    from .evaluate import load_model
+    from .util import load_ckpt
+    if path.endswith(".onnx"):
+        import onnx
+        meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+        cfg = dict(json.loads(meta["architecture"]), stages=json.loads(meta.get("stages", "[]")))
+        return load_model(path), cfg, meta.get("version", "0")
+    m, ck = load_ckpt(path)
+    return m.eval(), ck["cfg"], None
+
+
+def adapt_series_cli(args):
+    """`python3 -m training adapt-series`: the node's per-series trainer. Reads the stack as raw
+    float32 [n, rows, cols] (stack units), writes DIR/report.json always and DIR/model.onnx only
+    when the guard keeps the adapted weights. Exit 0 either way; non-zero only on an error."""
+    import json
+    import os
+    from .export import export_model
+    torch.set_num_threads(args.threads)
+    n, rows, cols = [int(v) for v in args.shape.split(",")]
+    kept = np.fromfile(args.stack, np.float32)
+    if kept.size != n * rows * cols:
+        raise SystemExit("stack %s holds %d values, not %d x %d x %d" % (args.stack, kept.size, n, rows, cols))
+    kept = kept.reshape(n, rows, cols)
+    model, cfg, version = load_with_cfg(args.init)
+    os.makedirs(args.out, exist_ok=True)
+    # The export takes a few seconds: leave it that much of the budget.
+    use, rep, _ = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
+                        lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True))
+    rep["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    if rep["kept"]:
+        cfg = dict(cfg, stages=list(cfg.get("stages", [])) + [{
+            "stage": "adapt-series", "steps": rep["steps"], "heldout_gain_db": round(rep["gain_db"], 3), "seed": args.seed}])
+        export_model(use.cpu(), cfg, os.path.join(args.out, "model.onnx"), version=(args.version or version or "0") + "+adapted",
+                     quiet=True)
+    with open(os.path.join(args.out, "report.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    print(json.dumps(rep), flush=True)
