@@ -42,6 +42,15 @@ def split_blocks(n, frac=0.25):
     return v0, v0 + nval
 
 
+def shrink_inplane(K, f):
+    """Average f x f pixel blocks of every slice. With the gap doubled (skip-one) and the pixels
+    doubled too, anatomy moves between the frames by as many pixels as it does between the real
+    neighbours at inference: the training pairs look like the task, only coarser."""
+    n, H, W = K.shape
+    H2, W2 = H // f, W // f
+    return K[:, :H2 * f, :W2 * f].reshape(n, H2, f, W2, f).mean(axis=(2, 4)).astype(np.float32)
+
+
 def _batch(K, items, lo_hi):
     a, b, g, p, q = [], [], [], [], []
     for i, (lo, hi) in zip(items, lo_hi):
@@ -75,7 +84,7 @@ def heldout_score(model, K, v0, v1):
 
 
 def adapt(model, kept, steps=200, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
-          min_gain_db=0.05, val_frac=0.25, seed=0, train="all", log=print):
+          min_gain_db=0.05, val_frac=0.25, seed=0, train="all", shrink=2, log=print):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
     kept or not -- the last for validating the guard against truth)."""
@@ -83,6 +92,8 @@ def adapt(model, kept, steps=200, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     K = (kept / norm_scale(kept)).astype(np.float32)
+    if shrink > 1:
+        K = shrink_inplane(K, shrink)
     n, H, W = K.shape
     report = {"slices": int(n), "kept": False, "steps": 0}
     if n < 9:

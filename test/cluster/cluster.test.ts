@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { datasetBytes, MR_DIR, startStorescp, storescu, type Storescp } from '../helpers/peers.js';
 import { serve, until, type Served } from '../helpers/serve.js';
 import { haveTool } from '../helpers/dicom-tools.js';
@@ -68,13 +68,20 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     work = mkdtempSync(join(tmpdir(), 'interslice-cluster-'));
   });
   after(async () => {
-    for (const c of running) await c.stop();
-    await pg?.destroy();
-    rmSync(work, { recursive: true, force: true });
+    // Every step runs even if one fails; a leftover temp folder is retried, not fatal.
+    const errors: unknown[] = [];
+    for (const c of running.splice(0)) await c.stop().catch((e) => errors.push(e));
+    await pg?.destroy().catch((e) => errors.push(e));
+    try {
+      rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    } catch (e) {
+      console.error(`cluster test: could not remove ${work}: ${(e as Error).message}`);
+    }
+    if (errors.length) throw new AggregateError(errors, `cluster test teardown: ${errors.map((e) => (e as Error).message).join('; ')}`);
   });
 
   /** A fresh database, storage.dir and PACS; receivers and workers started. */
-  async function cluster(o: { workers?: number; failpoints?: string; receiverFailpoints?: string; stableSeconds?: number } = {}): Promise<Cluster> {
+  async function cluster(t: TestContext, o: { workers?: number; failpoints?: string; receiverFailpoints?: string; stableSeconds?: number } = {}): Promise<Cluster> {
     const name = `c${++n}`;
     const database = await pg.createDatabase();
     const dir = join(work, name);
@@ -109,6 +116,10 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
       },
     };
     running.push(c);
+    t.after(async () => {
+      running.splice(running.indexOf(c), 1);
+      await c.stop();
+    });
     return c;
   }
 
@@ -135,8 +146,8 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     return { files: await received(c.pacsDir), delivered: Number(done.files) };
   }
 
-  it('a 40-slice series pushed half through each receiver (HAProxy in front) gives exactly one derived series with every instance', async () => {
-    const c = await cluster();
+  it('a 40-slice series pushed half through each receiver (HAProxy in front) gives exactly one derived series with every instance', async (t) => {
+    const c = await cluster(t);
     const lb = await startHaproxy(work, c.receivers.map((r) => r.port));
     try {
       await pushHalves(c, lb.port);
@@ -175,7 +186,7 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     // acknowledged its first instance; then the test disarms the other.
     const armed = join(work, `kill-${n + 1}`);
     writeFileSync(armed, '');
-    const c = await cluster({ failpoints: `mid-send@${armed}` });
+    const c = await cluster(t, { failpoints: `mid-send@${armed}` });
     await pushHalves(c);
     const victim = await until(() => c.workers.find((w) => w.child.exitCode !== null || w.child.signalCode !== null), 180_000, 'a worker killed mid-send');
     unlinkSync(armed);
@@ -194,9 +205,9 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     assert.deepEqual(uidsWithTwoContents(files), []);
   });
 
-  it('a receiver killed mid-association loses nothing it acknowledged', async () => {
+  it('a receiver killed mid-association loses nothing it acknowledged', async (t) => {
     // The 15th instance is durable but the receiver dies (SIGKILL) before its response.
-    const c = await cluster({ workers: 0, receiverFailpoints: 'store-before-ack:15', stableSeconds: 60 });
+    const c = await cluster(t, { workers: 0, receiverFailpoints: 'store-before-ack:15', stableSeconds: 60 });
     const files = readdirSync(PCASL).sort().map((f) => join(PCASL, f));
     const r = await storescu('127.0.0.1', c.receivers[0].port, files, { args: ['-v'] });
     const said = r.stdout + r.stderr;
@@ -227,8 +238,8 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     }
   });
 
-  it('PostgreSQL down: instances are refused with A700, none acknowledged; back up, the series is received and derived', async () => {
-    const c = await cluster({ workers: 1 });
+  it('PostgreSQL down: instances are refused with A700, none acknowledged; back up, the series is received and derived', async (t) => {
+    const c = await cluster(t, { workers: 1 });
     const files = readdirSync(PCASL).sort().map((f) => join(PCASL, f));
     await pg.stop();
     try {

@@ -65,11 +65,12 @@ export async function startPostgres(): Promise<Postgres> {
     p.stderr!.on('data', (d) => (err += d));
     proc = p;
     await Promise.race([
-      waitForPort(port, '127.0.0.1', 30_000),
+      // Generous: the first start on a machine that has just installed PostgreSQL reads it all from disk.
+      waitForPort(port, '127.0.0.1', 90_000),
       new Promise((_, reject) => p.once('exit', () => reject(new Error(`postgres exited: ${err}`)))),
     ]);
     // Accepting TCP is not yet accepting queries: wait for pg_isready.
-    for (let i = 0; i < 100; i++) {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
       if (spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -104,7 +105,7 @@ export async function startPostgres(): Promise<Postgres> {
     stop,
     async destroy() {
       await stop();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

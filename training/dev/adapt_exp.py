@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--patch", type=int, default=96)
     ap.add_argument("--l2sp", type=float, default=1e-2)
     ap.add_argument("--train", default="all")
+    ap.add_argument("--shrink", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-base", action="store_true")
     a = ap.parse_args()
@@ -39,7 +40,7 @@ def main():
             t0 = time.time()
             kept = keep_slices(vol, k, a.thick)
             _, rep, m = adapt(base, kept, steps=a.steps, seconds=a.seconds, lr=a.lr, batch=a.batch, patch=a.patch,
-                              l2sp=a.l2sp, train=a.train, log=lambda s: None)
+                              l2sp=a.l2sp, train=a.train, shrink=a.shrink, log=lambda s: None)
             rb = None if a.no_base else evaluate(v, k, "model", model=base, thick=a.thick, vol_cache=vol)
             ra = evaluate(v, k, "model", model=m, thick=a.thick, vol_cache=vol)
             out = {"vol": v.split("/")[-1], "drop": k, "thick": a.thick, "base_psnr": rb and rb["psnr"], "base_ssim": rb and rb["ssim"],
