@@ -83,8 +83,8 @@ def heldout_score(model, K, v0, v1):
     return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"), float(np.mean(ss))
 
 
-def adapt(model, kept, steps=200, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
-          min_gain_db=0.05, val_frac=0.25, seed=0, train="all", shrink=2, log=print):
+def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
+          min_gain_db=0.05, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
     kept or not -- the last for validating the guard against truth)."""

@@ -73,7 +73,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="folder: report.json, and model.onnx when the adapted weights are kept")
     p.add_argument("--seconds", type=float, default=60.0, help="wall-clock budget, export included")
     p.add_argument("--export-seconds", type=float, default=8.0)
-    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--steps", type=int, default=400)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--l2sp", type=float, default=1e-2)
     p.add_argument("--version", default=None)
