@@ -161,6 +161,7 @@ export class StackAdapter {
         work,
         seconds: this.o.seconds,
         threads,
+        version: model.metadata.version,
         onLine: (line) => log.debug('adaptation progress', { stackId: stack.id, line: line.slice(0, 300) }),
       });
       const wall = (Date.now() - started) / 1000;

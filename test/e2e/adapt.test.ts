@@ -190,7 +190,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
   let first: Derived;
   let firstWork = '';
 
-  it('adapts the stack, states the outcome in DerivationDescription and keys the UIDs on it', async () => {
+  it('adapts the stack, states the outcome in DerivationDescription and keys the UIDs on it', async (ctx) => {
     const t = await startTestNode('real', 'method: model, adapt: series, adaptSeconds: 12', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
     firstWork = t.work;
     assert.equal((await adaptCheck(t)).event, 'adapt-available');
@@ -204,6 +204,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     assert.ok(Number(done.steps) >= 1, JSON.stringify(done));
     assert.ok(['cpu', 'cuda'].includes(String(done.device)), JSON.stringify(done));
     assert.equal(typeof done.gainDb, 'number');
+    ctx.diagnostic(`adapt-done: ${JSON.stringify(done)}`);
     // The cached result is what the trainer reported.
     const entries = readdirSync(join(t.work, 'var', 'adapted'));
     assert.equal(entries.length, 1);
@@ -215,7 +216,10 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     const gain = `${report.gain_db >= 0 ? '+' : '-'}${Math.abs(report.gain_db).toFixed(2)} dB`;
     if (report.kept) {
       assert.ok(first.description.includes(`; adapted to this series (self-supervised on its own slices, ${report.steps} steps, held-out ${gain})); `), first.description);
-      assert.match(first.description, /\(model \S+ \S+\+adapted sha256:[0-9a-f]{16}; adapted/);
+      // Named as the shipped model, its version marked: "model interslice 2.0.0+adapted sha256:...".
+      const shipped = plainAsl && /\(model (\S+) (\S+) sha256:/.exec(plainAsl.description);
+      const named = shipped ? `${shipped[1]} ${shipped[2]}`.replace(/[.+]/g, '\\$&') : '\\S+ \\S+';
+      assert.match(first.description, new RegExp(`\\(model ${named}\\+adapted sha256:[0-9a-f]{16}; adapted`));
     } else {
       assert.ok(first.description.includes(`; adaptation tried, not kept (held-out ${gain})); `), first.description);
     }

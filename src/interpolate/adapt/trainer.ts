@@ -75,6 +75,8 @@ export interface AdaptSeriesOptions {
   work: string;
   seconds: number;
   threads: number;
+  /** The base model's version: the adapted one is "<version>+adapted" (a .pt checkpoint carries none). */
+  version?: string;
   /** Each line the trainer prints (progress; no patient data: it never sees a header). */
   onLine?: (line: string) => void;
 }
@@ -94,6 +96,7 @@ export async function adaptSeries(o: AdaptSeriesOptions): Promise<{ report: Adap
     'adapt-series', '--init', baseCheckpoint(o.modelPath), '--stack', stackFile,
     '--shape', `${volume.slices.length},${volume.rows},${volume.columns}`,
     '--out', out, '--seconds', String(o.seconds), '--threads', String(o.threads),
+    ...(o.version ? ['--version', o.version] : []),
   ];
   const limit = o.seconds + ADAPT_MARGIN_SECONDS;
   let run;
