@@ -191,7 +191,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
   let firstWork = '';
 
   it('adapts the stack, states the outcome in DerivationDescription and keys the UIDs on it', async (ctx) => {
-    const t = await startTestNode('real', 'method: model, adapt: series, adaptSeconds: 12', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
+    const t = await startTestNode('real', 'method: model, adapt: series, adaptSeconds: 30', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
     firstWork = t.work;
     assert.equal((await adaptCheck(t)).event, 'adapt-available');
     const r = await readyz(t);
@@ -234,7 +234,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
   it('a re-run of the same stack reuses the cached result: no training, the same UIDs', async () => {
     assert.ok(first, 'the first run happened');
     // A fresh node (no registry, no derived files) with the first node's adaptation cache.
-    const t = await startTestNode('real-again', 'method: model, adapt: series, adaptSeconds: 12', { INTERSLICE_PYTHON: SYSTEM_PYTHON }, (dir) =>
+    const t = await startTestNode('real-again', 'method: model, adapt: series, adaptSeconds: 30', { INTERSLICE_PYTHON: SYSTEM_PYTHON }, (dir) =>
       cpSync(join(firstWork, 'var', 'adapted'), join(dir, 'var', 'adapted'), { recursive: true }),
     );
     const again = await pushAndReceive(t, ASL);

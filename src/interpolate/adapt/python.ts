@@ -50,14 +50,23 @@ export function runPython(args: string[], onLine: (line: string) => void, opts: 
     const child = spawn(python(), args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.timeoutMs !== undefined, env: opts.env ?? process.env });
     const tail: string[] = [];
     let timedOut = false;
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
+    const killGroup = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         child.kill('SIGKILL');
       }
+    };
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      killGroup();
     }, opts.timeoutMs);
+    // A group of its own outlives us: it ends when this process exits.
+    if (opts.timeoutMs !== undefined) process.once('exit', killGroup);
+    const done = () => {
+      clearTimeout(timer);
+      process.off('exit', killGroup);
+    };
     const line = (l: string) => {
       tail.push(l);
       if (tail.length > TAIL_LINES) tail.shift();
@@ -73,11 +82,11 @@ export function runPython(args: string[], onLine: (line: string) => void, opts: 
     child.stdout.on('data', split(out));
     child.stderr.on('data', split(err));
     child.on('error', (e) => {
-      clearTimeout(timer);
+      done();
       reject(e);
     });
     child.on('close', (code) => {
-      clearTimeout(timer);
+      done();
       [out.rest, err.rest].filter((l) => l.trim()).forEach(line);
       resolveRun({ code: code ?? 1, tail, timedOut });
     });
