@@ -67,6 +67,8 @@ export function servedModel(i: Interpolator): ModelInterpolator | undefined {
 
 type Outcome = { report: AdaptReport } | { failed: string };
 
+const unadapted = (base: Interpolator): SeriesInterpolator => ({ interpolator: base, release: async () => undefined });
+
 export class StackAdapter {
   private current: AdaptationState;
   private readonly checked: Promise<AdaptationState>;
@@ -117,7 +119,17 @@ export class StackAdapter {
    * attempt noted (not kept), or `base` itself (adaptation unavailable or failed).
    */
   async forStack(base: Interpolator, stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>): Promise<SeriesInterpolator> {
-    const plain: SeriesInterpolator = { interpolator: base, release: async () => undefined };
+    try {
+      return await this.prepare(base, stack, sources, volume);
+    } catch (e) {
+      // Whatever went wrong here (the cache's disk, most likely), the job goes on unadapted.
+      this.o.log.warn('adaptation failed: the shipped model is used', { event: 'adapt-failed', stackId: stack.id, reason: (e as Error).message });
+      return unadapted(base);
+    }
+  }
+
+  private async prepare(base: Interpolator, stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>): Promise<SeriesInterpolator> {
+    const plain = unadapted(base);
     const model = this.o.model();
     if (!model || !(await this.checked).available) return plain;
     const { log } = this.o;
