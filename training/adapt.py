@@ -181,7 +181,8 @@ def adapt_series_cli(args):
     # The export takes a few seconds: leave it that much of the budget.
     use, rep, _ = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
                         lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True))
-    rep["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    # Where the weights were trained (adapt() trains on the CPU tensors it builds, whatever GPU there is).
+    rep["device"] = next(use.parameters()).device.type
     if rep["kept"]:
         cfg = dict(cfg, stages=list(cfg.get("stages", [])) + [{
             "stage": "adapt-series", "steps": rep["steps"], "heldout_gain_db": round(rep["gain_db"], 3), "seed": args.seed}])

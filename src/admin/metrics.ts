@@ -70,6 +70,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers,
   });
+  const adaptation = new Histogram({
+    name: `${PREFIX}adaptation_seconds`,
+    help: 'Wall time of one per-series adaptation of the model (pipeline.adapt), by outcome (kept, not-kept, failed, reused)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.1, 1, 5, 10, 30, 60, 120, 300, 600],
+    registers,
+  });
   const synthesised = new Counter({
     name: `${PREFIX}slices_synthesised_total`,
     help: 'Slices synthesised by interpolation and written into derived series',
@@ -139,6 +146,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     instanceRefused: (reason) => refused.inc({ reason }),
     stackDecision: (action, code) => stacks.inc({ action, code }),
     inferenceSeconds: (method, seconds) => inference.observe({ method }, seconds),
+    adaptation: (outcome, seconds) => adaptation.observe({ outcome }, seconds),
     slicesSynthesised: (count) => {
       if (count > 0) synthesised.inc(count);
     },

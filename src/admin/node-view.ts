@@ -3,6 +3,7 @@
 import type { JobQueue, Spool } from '../core/seams.js';
 import type { JobRecord, SeriesJob } from '../pipeline/node.js';
 import type { StudyRecord } from '../pipeline/derived-registry.js';
+import type { AdaptationState } from '../pipeline/adapt-stack.js';
 import { jobKey } from './pictures.js';
 
 /** A series job as the node records it. */
@@ -32,6 +33,8 @@ export interface AdminNode {
   destinations(): string[];
   /** Clustered: the database answers (a receiver cannot accept instances without it). */
   databaseUp?(): Promise<boolean>;
+  /** Per-series adaptation (pipeline.adapt): never makes the node unready, says whether it is available. */
+  adaptation?(): AdaptationState;
   /** C-ECHO to a destination; rejects when it does not answer with success. */
   echo(destination: string): Promise<void>;
   /** The received files of a job's series (the source of its pictures); [] when gone. */
@@ -73,6 +76,7 @@ export interface RunningNodeLike {
 
 export interface NodeChecks {
   databaseUp?(): Promise<boolean>;
+  adaptation?(): AdaptationState;
   listenerUp(): boolean;
   modelLoaded(): boolean;
   destinations: string[];
@@ -88,6 +92,7 @@ export function fromRunningNode(node: RunningNodeLike, checks: NodeChecks): Admi
     listenerUp: checks.listenerUp,
     modelLoaded: checks.modelLoaded,
     ...(checks.databaseUp ? { databaseUp: checks.databaseUp } : {}),
+    ...(checks.adaptation ? { adaptation: checks.adaptation } : {}),
     destinations: () => checks.destinations,
     echo: checks.echo,
     async deadLetters() {

@@ -118,9 +118,15 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     const names = node.destinations();
     const results = await Promise.all(names.map(echo));
     const destinations = Object.fromEntries(names.map((n, i) => [n, results[i]]));
+    // Adaptation is never a reason to be unready (the shipped model serves); asked for
+    // (pipeline.adapt: series) but unavailable, the node is degraded and says why.
+    const adaptation = node.adaptation?.();
     const failed = [...(listener.ok ? [] : ['listener']), ...(model.ok ? [] : ['model']), ...(database && !database.ok ? ['database'] : [])];
-    const degraded = names.filter((_, i) => !results[i].ok).map((n) => `destination:${n}`);
-    return { ready: failed.length === 0, failed, degraded, checks: { listener, model, ...(database ? { database } : {}), destinations } };
+    const degraded = [
+      ...names.filter((_, i) => !results[i].ok).map((n) => `destination:${n}`),
+      ...(adaptation?.mode === 'series' && !adaptation.available ? ['adaptation'] : []),
+    ];
+    return { ready: failed.length === 0, failed, degraded, checks: { listener, model, ...(database ? { database } : {}), ...(adaptation ? { adaptation } : {}), destinations } };
   };
   /** The last C-ECHO result per destination, refreshed in the background (never waited for). */
   const lastDestinationState = () => {

@@ -3,17 +3,14 @@
 // DICOM series under DIR (files, or the node's spool <storage.dir>/spool), exports it
 // (`... export`), and writes FILE only if the new model passes the same parity and sanity check
 // a running node applies on SIGHUP (src/interpolate/engine/sanity.ts).
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createModelInterpolator, type ModelInterpolator } from '../interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
 import { checkModel, sanityOutputs } from '../interpolate/engine/sanity.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { checkPython, FINETUNE_MODULES, python, REPO_ROOT, runTraining, type PythonRun } from '../interpolate/adapt/python.js';
 
 export interface FinetuneOptions {
   from: string;
@@ -30,86 +27,8 @@ export interface FinetuneOptions {
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
 export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/v2/s3/model.pt', 'training/runs/v2/s2/model.pt'];
 
-/** The Python that runs the training package: INTERSLICE_PYTHON, else Debian's /usr/bin/python3. */
-export const python = () => process.env.INTERSLICE_PYTHON || '/usr/bin/python3';
-
-/** What `python -m training finetune-self` and `export` import, with the Debian package of each. */
-export const PYTHON_MODULES: [module: string, debianPackage: string][] = [
-  ['torch', 'python3-torch'],
-  ['numpy', 'python3-numpy'],
-  ['scipy', 'python3-scipy'],
-  ['pydicom', 'python3-pydicom'],
-  ['onnx', 'python3-onnx'],
-];
-
-/** Output lines kept per step, shown when it fails. */
-const TAIL_LINES = 40;
-
-interface StepResult {
-  code: number;
-  /** the last TAIL_LINES lines of stdout and stderr, in the order they came */
-  tail: string[];
-}
-
-/** Runs `python ARGS` from the repository root; each output line goes to `onLine`. */
-function runPython(args: string[], onLine: (line: string) => void): Promise<StepResult> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(python(), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    const line = (l: string) => {
-      tail.push(l);
-      if (tail.length > TAIL_LINES) tail.shift();
-      onLine(l);
-    };
-    const split = (buf: { rest: string }) => (d: Buffer) => {
-      const parts = (buf.rest + d.toString()).split('\n');
-      buf.rest = parts.pop() ?? '';
-      parts.filter((l) => l.trim()).forEach(line);
-    };
-    const out = { rest: '' };
-    const err = { rest: '' };
-    child.stdout.on('data', split(out));
-    child.stderr.on('data', split(err));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      [out.rest, err.rest].filter((l) => l.trim()).forEach(line);
-      resolveRun({ code: code ?? 1, tail });
-    });
-  });
-}
-
-/** python -m training ARGS. */
-function runTraining(args: string[], onLine: (line: string) => void): Promise<StepResult> {
-  return runPython(['-m', 'training', ...args], onLine);
-}
-
-/**
- * Whether the Python imports what the training package needs; the problems (none: ready), each
- * naming the missing module and the Debian package that provides it.
- */
-export async function checkPython(): Promise<string[]> {
-  const script = [
-    'import importlib, json',
-    'missing = {}',
-    `for m in ${JSON.stringify(PYTHON_MODULES.map(([m]) => m))}:`,
-    '    try: importlib.import_module(m)',
-    '    except Exception as e: missing[m] = "%s: %s" % (type(e).__name__, e)',
-    'print("INTERSLICE-CHECK " + json.dumps(missing))',
-  ].join('\n');
-  let res: StepResult;
-  try {
-    res = await runPython(['-c', script], () => undefined);
-  } catch (e) {
-    return [`cannot run ${python()} (${(e as Error).message}): install Python 3 (apt-get install python3) or set INTERSLICE_PYTHON to a python3 that has the packages below`];
-  }
-  const report = res.tail.find((l) => l.startsWith('INTERSLICE-CHECK '));
-  if (res.code !== 0 || !report) return [`${python()} -c failed (exit ${res.code}):\n${res.tail.join('\n')}`];
-  const missing = JSON.parse(report.slice('INTERSLICE-CHECK '.length)) as Record<string, string>;
-  return PYTHON_MODULES.filter(([m]) => m in missing).map(([m, pkg]) => `module ${m} cannot be imported (${missing[m]}); install it with: apt-get install ${pkg}`);
-}
-
 /** Reports a failed step with the last lines it printed (its traceback, usually). */
-function stepFailed(step: string, res: StepResult): void {
+function stepFailed(step: string, res: PythonRun): void {
   console.error(`finetune: ${step} failed (exit ${res.code}); its last output:\n${res.tail.map((l) => `  | ${l}`).join('\n')}`);
 }
 
@@ -123,7 +42,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
     console.error(`finetune: --from ${opts.from} is not a folder (give a folder of DICOM series, or the node's <storage.dir>/spool)`);
     return 2;
   }
-  const init = opts.init ?? INIT_CANDIDATES.map((p) => join(ROOT, p)).find((p) => existsSync(p));
+  const init = opts.init ?? INIT_CANDIDATES.map((p) => join(REPO_ROOT, p)).find((p) => existsSync(p));
   if (!init || !existsSync(init)) {
     console.error(
       `finetune: no starting checkpoint: ${opts.init ? `${opts.init} does not exist` : `none of ${INIT_CANDIDATES.join(', ')} exists`}. ` +
@@ -131,12 +50,12 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
     );
     return 2;
   }
-  const missing = await checkPython();
+  const missing = (await checkPython(FINETUNE_MODULES)).map((p) => p.detail);
   if (missing.length) {
     console.error(
       `finetune: ${python()} cannot run the training package (set INTERSLICE_PYTHON to use another python3):\n` +
         missing.map((p) => `  - ${p}`).join('\n') +
-        `\n  (all of them: apt-get install ${PYTHON_MODULES.map(([, pkg]) => pkg).join(' ')})`,
+        `\n  (all of them: apt-get install ${FINETUNE_MODULES.map(([, pkg]) => pkg).join(' ')})`,
     );
     return 2;
   }
@@ -176,7 +95,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
       return 1;
     }
     say('finetune 3/3: parity and sanity check of the new model');
-    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(ROOT, 'models/interslice-v2.onnx'));
+    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(REPO_ROOT, 'models/interslice-v2.onnx'));
     if (problems.length) {
       console.error(`finetune: the new model fails the check, ${out} not written: ${problems.join('; ')}`);
       return 1;

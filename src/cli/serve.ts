@@ -76,6 +76,7 @@ export async function serve(opts: { config: string; roles: Role[] }): Promise<vo
         // Without the receive role there is no listener to be up.
         listenerUp: () => !roles.includes('receive') || running.listening(),
         ...(running.db ? { databaseUp: () => running.db!.ping() } : {}),
+        adaptation: () => running.adaptation(),
         // startNode has already loaded (and checked) the interpolator, model included.
         modelLoaded: () => true,
         destinations: config.destinations.map((d) => d.name),

@@ -8,6 +8,12 @@ const aeTitle = z
   .max(16)
   .regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'an AE title is 1-16 printable characters without backslash');
 
+/**
+ * pipeline.adapt when the configuration does not set it. To be chosen on measurements; change it
+ * here, and config/default.yaml and the README table with it (test/unit/config*.test.ts hold them together).
+ */
+export const ADAPT_DEFAULT: 'none' | 'series' | 'auto' = 'none';
+
 const port = z.number().int().min(0).max(65535);
 
 const pemFiles = z.object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict();
@@ -135,6 +141,12 @@ export const configSchema = z
         maxBatchPixels: z.number().int().min(1).default(524288),
         tileSize: z.number().int().min(0).default(512),
         tileOverlap: z.number().int().min(0).default(32),
+        // Per-series adaptation of the learned model (src/interpolate/adapt): none, series (adapt a
+        // copy of the model to each stack with the Python trainer), auto (series when Python and
+        // PyTorch are there, else none). Classical methods ignore it.
+        adapt: z.enum(['none', 'series', 'auto']).default(ADAPT_DEFAULT),
+        // Wall-clock budget of one adaptation, export included; the trainer is killed at this + 45 s.
+        adaptSeconds: z.number().min(1).max(3600).default(60),
         // An instance for a series whose job already finished: run the job again (a new derived
         // series that supersedes the first) or keep the instance and leave the output as it is.
         lateInstances: z.enum(['rederive', 'ignore']).default('rederive'),

@@ -17,6 +17,12 @@ export interface StageMetrics {
   stackDecision(action: string, code: string): void;
   /** Wall time of one interpolation call (seconds) for a method: linear, cubic, model. */
   inferenceSeconds(method: string, seconds: number): void;
+  /**
+   * One per-series adaptation of the model and its wall time (seconds): kept (the adapted model
+   * is used), not-kept (the held-out check refused it), failed (no usable result: the shipped
+   * model is used), reused (an earlier result of the same stack, from the cache).
+   */
+  adaptation(outcome: 'kept' | 'not-kept' | 'failed' | 'reused', seconds: number): void;
   /** Slices written into derived series that were synthesised (not copies of source slices). */
   slicesSynthesised(count: number): void;
   /** A series job failed: retried (transient) or dead-lettered; reason is a bounded code. */
@@ -37,6 +43,7 @@ const NONE: StageMetrics = {
   instanceRefused: noop,
   stackDecision: noop,
   inferenceSeconds: noop,
+  adaptation: noop,
   slicesSynthesised: noop,
   jobFailed: noop,
   sendAttempt: noop,

@@ -189,6 +189,12 @@ export interface Interpolator {
    * provider, tiling), for the content key of derived UIDs; classical methods need none.
    */
   readonly contentId?: string;
+  /**
+   * What per-series adaptation did for this series (pipeline.adapt), as DerivationDescription
+   * states it, e.g. "adapted to this series (...)" or "adaptation tried, not kept (...)";
+   * absent when none was tried. contentId includes it.
+   */
+  readonly adaptation?: string;
   /** Synthesises the slices of `plan` that are not source slices. */
   interpolate(volume: VolumeF32, plan: OutputSlice[]): Promise<Float32Array[]>;
 }

@@ -35,6 +35,8 @@ export interface WriteDerivedInput {
   method: Method;
   /** Interpolator.description (name and version). */
   interpolatorDescription: string;
+  /** Interpolator.adaptation: what per-series adaptation did (absent: not tried). */
+  adaptation?: string;
   target: SpacingTarget;
   /** Which volume of a multi-volume stack the plan indexes (default 0; volumes are consecutive). */
   volume?: number;
@@ -78,13 +80,13 @@ export function sourceRunsDescending(stack: Stack, volume = 0): boolean {
   return order(first) > order(last);
 }
 
-export function derivationText(input: Pick<WriteDerivedInput, 'stack' | 'volume' | 'plan' | 'method' | 'interpolatorDescription' | 'target'>): string {
+export function derivationText(input: Pick<WriteDerivedInput, 'stack' | 'volume' | 'plan' | 'method' | 'interpolatorDescription' | 'adaptation' | 'target'>): string {
   const d = volumeOf(input.stack, input.volume).map((s) => s.distance);
   const mean = (d[d.length - 1] - d[0]) / (d.length - 1);
   const sub = stepsPerGap(d, input.target);
   const asked = 'factor' in input.target ? `factor ${input.target.factor}` : `target ${fmt(input.target.spacingMm)} mm`;
   return (
-    `Interslice ${PACKAGE_VERSION}: ${input.method} interpolation along the slice normal (${input.interpolatorDescription}); ` +
+    `Interslice ${PACKAGE_VERSION}: ${input.method} interpolation along the slice normal (${input.interpolatorDescription}${input.adaptation ? `; ${input.adaptation}` : ''}); ` +
     `${asked}: ${sub} steps per source gap of ${fmt(mean)} mm, uniform spacing ${fmt(planSpacing(input.plan))} mm; ` +
     `source slices reproduced unchanged at their own positions; SliceThickness is the source's nominal thickness.`
   );

@@ -23,7 +23,8 @@ export class ModelInterpolator implements Interpolator {
     readonly description: string,
     readonly sha256: string,
     readonly path: string,
-    private readonly options: EngineOptions,
+    /** The engine options it was opened with (an adapted copy is opened with the same). */
+    readonly options: EngineOptions,
   ) {}
 
   get metadata(): ModelMetadata {

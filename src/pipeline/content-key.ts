@@ -28,12 +28,14 @@ export interface ContentInput {
   softwareVersion: string;
 }
 
+const sourceRows = (sources: ContentSource[]) => sources.map((s) => [s.sopInstanceUid, s.frame, s.rescaleSlope, s.rescaleIntercept, s.instanceSha256]);
+
 function canonical(input: ContentInput): string {
   const t = 'factor' in input.target ? { factor: input.target.factor } : { spacingMm: input.target.spacingMm };
   return JSON.stringify({
     v: 1,
     stack: input.stackId,
-    sources: input.sources.map((s) => [s.sopInstanceUid, s.frame, s.rescaleSlope, s.rescaleIntercept, s.instanceSha256]),
+    sources: sourceRows(input.sources),
     method: input.method,
     interpolator: input.interpolator,
     target: t,
@@ -44,6 +46,23 @@ function canonical(input: ContentInput): string {
 /** sha256 (hex) of the content's inputs, without the SeriesNumber. */
 export function contentKey(input: ContentInput): string {
   return createHash('sha256').update(canonical(input)).digest('hex');
+}
+
+/**
+ * sha256 (hex) of what a per-series adaptation depends on: the stack's content (as in
+ * contentKey, without interpolator and target), the base model's sha256 and the adaptation
+ * settings. Names the cached adapted model, so a re-run of the stack reuses it.
+ */
+export function adaptationKey(input: Pick<ContentInput, 'stackId' | 'sources' | 'softwareVersion'> & { baseSha256: string; settings: string }): string {
+  const canonicalInput = JSON.stringify({
+    v: 1,
+    stack: input.stackId,
+    sources: sourceRows(input.sources),
+    base: input.baseSha256,
+    settings: input.settings,
+    software: input.softwareVersion,
+  });
+  return createHash('sha256').update(canonicalInput).digest('hex');
 }
 
 /** The UID key of a derived series: its content and the SeriesNumber it is sent under. */

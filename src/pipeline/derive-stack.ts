@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { DerivedSeries, Interpolator, SpacingTarget, Stack } from '../core/types.js';
+import type { DerivedSeries, Interpolator, SpacingTarget, Stack, VolumeF32 } from '../core/types.js';
 import { readPart10 } from '../dicom/dcmjs.js';
 import { loadRawSlice, loadStackVolume } from '../assemble/pixels.js';
 import { sliceRescale } from '../core/rescale.js';
@@ -20,6 +20,19 @@ import { InferenceError } from '../core/job-errors.js';
 import { contentKey, uidKey, uidUnder, type ContentSource } from './content-key.js';
 import { liveRecordOf, supersede, usedSeriesNumbers, type DerivedRecord, type StudyRecord } from './derived-registry.js';
 import { pickSeriesNumber } from './series-number.js';
+
+/** The interpolator one stack is synthesised with, and what to do when the stack is done. */
+export interface SeriesInterpolator {
+  interpolator: Interpolator;
+  release(): Promise<void>;
+}
+
+/**
+ * Per-series adaptation (pipeline.adapt, adapt-stack.ts): given the stack, its content and its
+ * volume (loaded once, on demand), the interpolator for this stack only. Called before the
+ * content key is computed, since the adapted model is part of the content.
+ */
+export type AdaptStack = (stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>) => Promise<SeriesInterpolator>;
 
 export interface DeriveStackOptions {
   target: SpacingTarget;
@@ -35,6 +48,8 @@ export interface DeriveStackOptions {
   uidRoot?: string | null;
   /** Why an earlier series of this stack is superseded when this one differs. */
   supersedeReason?: string;
+  /** Per-series adaptation of the model; absent: `interpolator` as it is. */
+  adapt?: AdaptStack;
   now?: () => number;
 }
 
@@ -87,13 +102,31 @@ async function existingFiles(dir: string, rec: DerivedRecord): Promise<string[] 
 }
 
 export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promise<StackDerivation> {
+  const sources = await stackSources(stack);
+  let loaded: Promise<VolumeF32> | undefined;
+  const volume = () => (loaded ??= loadStackVolume(stack));
+  const series = opts.adapt ? await opts.adapt(stack, sources, volume) : undefined;
+  try {
+    return await deriveWith(stack, sources, volume, series?.interpolator ?? opts.interpolator, opts);
+  } finally {
+    await series?.release();
+  }
+}
+
+async function deriveWith(
+  stack: Stack,
+  sources: ContentSource[],
+  volume: () => Promise<VolumeF32>,
+  interpolator: Interpolator,
+  opts: DeriveStackOptions,
+): Promise<StackDerivation> {
   const now = opts.now ?? Date.now;
   const study = opts.study;
   const key = contentKey({
     stackId: stack.id,
-    sources: await stackSources(stack),
-    method: opts.interpolator.method,
-    interpolator: interpolatorContentId(opts.interpolator),
+    sources,
+    method: interpolator.method,
+    interpolator: interpolatorContentId(interpolator),
     target: opts.target,
     softwareVersion: PACKAGE_VERSION,
   });
@@ -134,19 +167,19 @@ export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promi
     };
   } else {
     await rm(outDir, { recursive: true, force: true });
-    const volume = await loadStackVolume(stack);
-    const plan = planOutputSlices(volume.distances, opts.target);
+    const vol = await volume();
+    const plan = planOutputSlices(vol.distances, opts.target);
     const started = process.hrtime.bigint();
     let synthesised: Float32Array[];
     try {
       fault('inference-error');
-      synthesised = await opts.interpolator.interpolate(volume, plan);
+      synthesised = await interpolator.interpolate(vol, plan);
     } catch (e) {
       // Errors of the machine (memory, files) keep their code; the rest are the runtime's.
       if ((e as { code?: unknown }).code !== undefined || e instanceof RangeError) throw e;
       throw new InferenceError(`interpolation failed: ${(e as Error).message}`, { cause: e });
     }
-    stageMetrics().inferenceSeconds(opts.interpolator.method, Number(process.hrtime.bigint() - started) / 1e9);
+    stageMetrics().inferenceSeconds(interpolator.method, Number(process.hrtime.bigint() - started) / 1e9);
     const referenceHeader = (await readPart10(stack.slices[0].instance.path, { headerOnly: true })).dataset;
     fault('derive-disk-full');
     const uids = uidKey(key, rec.seriesNumber);
@@ -158,8 +191,9 @@ export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promi
       loadRawSlice: (i) => loadRawSlice(stack.slices[i]),
       outDir,
       seriesNumber: rec.seriesNumber,
-      method: opts.interpolator.method,
-      interpolatorDescription: opts.interpolator.description,
+      method: interpolator.method,
+      interpolatorDescription: interpolator.description,
+      adaptation: interpolator.adaptation,
       target: opts.target,
       seriesInstanceUid: rec.seriesInstanceUid,
       uidFor: (suffix) => uidUnder(opts.uidRoot, `${uids}/${suffix}`),

@@ -22,6 +22,8 @@ import { Outbox } from '../send/outbox.js';
 import { commitDelivery, outboxDestination, sendFiles } from '../send/destination.js';
 import { rulesFromConfig } from './rules-from-config.js';
 import { createInterpolator } from './interpolator.js';
+import { servedModel, StackAdapter, type AdaptationState } from './adapt-stack.js';
+import type { AdaptStack } from './derive-stack.js';
 import { failpoint } from '../core/failpoints.js';
 import { ProcessedMarkers } from './processed.js';
 import { startRetention } from '../core/retention.js';
@@ -51,6 +53,8 @@ export interface RunningNode {
   registry: DerivedRegistry;
   /** True while the DICOM listener is bound (for /readyz). */
   listening(): boolean;
+  /** Per-series adaptation: configured, available, and if not, why (for /readyz). */
+  adaptation(): AdaptationState;
   /** Resolves when no series job is waiting or running and the outbox has nothing due. */
   idle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -88,20 +92,47 @@ export async function startNode(
   const registry = new DerivedRegistry(join(dir, 'registry'));
   const baseInterpolator: Interpolator = interpolatorIn ?? (has('process') ? await createInterpolator(cfg, log) : notInterpolating);
   // The same interpolator with the crash harness's 'mid-series-job' fail point after it.
-  const interpolator: Interpolator = {
-    method: baseInterpolator.method,
+  const withFailpoint = (i: Interpolator): Interpolator => ({
+    method: i.method,
     // Getters: after a SIGHUP model reload the derived series must name (and be keyed on) the new model.
     get description() {
-      return baseInterpolator.description;
+      return i.description;
     },
     get contentId() {
-      return baseInterpolator.contentId;
+      return i.contentId;
+    },
+    get adaptation() {
+      return i.adaptation;
     },
     interpolate: async (volume, plan) => {
-      const out = await baseInterpolator.interpolate(volume, plan);
+      const out = await i.interpolate(volume, plan);
       failpoint('mid-series-job');
       return out;
     },
+  });
+  const interpolator = withFailpoint(baseInterpolator);
+  // Per-series adaptation (pipeline.adapt): only where this process interpolates.
+  const adapter = has('process') && cfg.pipeline.adapt !== 'none'
+    ? new StackAdapter({
+      mode: cfg.pipeline.adapt,
+      method: baseInterpolator.method,
+      seconds: cfg.pipeline.adaptSeconds,
+      threads: cfg.pipeline.inferenceThreads,
+      storageDir: dir,
+      retentionMs: cfg.storage.retentionHours * 3_600_000,
+      model: () => servedModel(baseInterpolator),
+      log: log.child({ stage: 'adapt' }),
+    })
+    : undefined;
+  const adapt: AdaptStack | undefined = adapter && (async (stack, sources, volume) => {
+    const s = await adapter.forStack(baseInterpolator, stack, sources, volume);
+    return { ...s, interpolator: withFailpoint(s.interpolator) };
+  });
+  const adaptationOff: AdaptationState = {
+    ok: true,
+    mode: cfg.pipeline.adapt,
+    available: false,
+    reason: cfg.pipeline.adapt === 'none' ? 'not configured (pipeline.adapt: none)' : 'this process has no process role',
   };
   const stableMs = cfg.pipeline.stableSeconds * 1000;
   const jobs = new Map<string, JobRecord>();
@@ -163,6 +194,7 @@ export async function startNode(
     // Two workers on two series of one study would both read and write its registry and SeriesNumbers.
     withStudyLock: db ? (study, fn) => db.withLock(`study:${study}`, fn) : undefined,
     interpolator,
+    adapt,
     rules: rulesFromConfig(cfg),
     target: targetFromConfig(cfg),
     uidRoot: cfg.dicom.uidRoot,
@@ -248,6 +280,7 @@ export async function startNode(
     ...(listener?.tlsPort !== undefined ? { plainPort: listener.plainPort ?? null, tlsPort: listener.tlsPort } : {}),
     method: interpolator.method,
     interpolator: interpolator.description,
+    adapt: cfg.pipeline.adapt,
     destinations: cfg.destinations.map((d) => d.name),
     stableSeconds: cfg.pipeline.stableSeconds,
     lateInstances: cfg.pipeline.lateInstances,
@@ -259,6 +292,7 @@ export async function startNode(
     roles,
     db,
     listening: () => listening,
+    adaptation: () => adapter?.state() ?? adaptationOff,
     spool,
     queue,
     outbox,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ADAPT_DEFAULT } from '../../src/config/schema.js';
 
 const DEFAULT = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 
@@ -62,6 +63,25 @@ describe('configuration', () => {
     assert.ok(p.some((x) => x.startsWith('dicom.port:')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('pipeline.method:') && /cubic/.test(x)), p.join('\n'));
     assert.ok(p.some((x) => /bogus/.test(x)), p.join('\n'));
+  });
+
+  it('pipeline.adapt and pipeline.adaptSeconds: defaults, values, and what a bad one says', () => {
+    const { config } = loadConfig(DEFAULT, {});
+    assert.equal(config.pipeline.adapt, ADAPT_DEFAULT);
+    assert.equal(config.pipeline.adapt, 'none');
+    assert.equal(config.pipeline.adaptSeconds, 60);
+    for (const mode of ['none', 'series', 'auto'] as const) {
+      const c = loadConfig(DEFAULT, { INTERSLICE__PIPELINE__ADAPT: mode, INTERSLICE__PIPELINE__ADAPTSECONDS: '20' }).config;
+      assert.equal(c.pipeline.adapt, mode);
+      assert.equal(c.pipeline.adaptSeconds, 20);
+    }
+    const file = join(dir, 'bad-adapt.yaml');
+    writeFileSync(file, 'pipeline: { adapt: always, adaptSeconds: 0 }\n');
+    const p = problems(() => loadConfig(file, {}));
+    assert.ok(p.some((x) => x.startsWith('pipeline.adapt:') && /none/.test(x) && /series/.test(x) && /auto/.test(x)), p.join('\n'));
+    assert.ok(p.some((x) => x.startsWith('pipeline.adaptSeconds:') && />=\s*1/.test(x)), p.join('\n'));
+    const q = problems(() => loadConfig(DEFAULT, { INTERSLICE__PIPELINE__ADAPTSECONDS: 'soon' }));
+    assert.ok(q.some((x) => x.startsWith('pipeline.adaptSeconds:')), q.join('\n'));
   });
 
   it('an environment override is validated like the file', () => {
