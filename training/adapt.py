@@ -166,7 +166,8 @@ def load_with_cfg(path):
 def adapt_series_cli(args):
     """`python3 -m training adapt-series`: the node's per-series trainer. Reads the stack as raw
     float32 [n, rows, cols] (stack units), writes DIR/report.json always and DIR/model.onnx only
-    when the guard keeps the adapted weights. Exit 0 either way; non-zero only on an error."""
+    when the guard keeps the adapted weights (with --always-export, the weights it did not keep
+    go to DIR/adapted-not-kept.onnx). Exit 0 either way; non-zero only on an error."""
     import json
     import os
     from .export import export_model
@@ -179,14 +180,16 @@ def adapt_series_cli(args):
     model, cfg, version = load_with_cfg(args.init)
     os.makedirs(args.out, exist_ok=True)
     # The export takes a few seconds: leave it that much of the budget.
-    use, rep, _ = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
-                        lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True))
+    use, rep, adapted = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
+                              lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True))
     # Where the weights were trained (adapt() trains on the CPU tensors it builds, whatever GPU there is).
     rep["device"] = next(use.parameters()).device.type
-    if rep["kept"]:
+    # --always-export: the weights the guard did not keep too (none when no step was trained).
+    name = "model.onnx" if rep["kept"] else "adapted-not-kept.onnx" if args.always_export and rep["steps"] > 0 else None
+    if name:
         cfg = dict(cfg, stages=list(cfg.get("stages", [])) + [{
             "stage": "adapt-series", "steps": rep["steps"], "heldout_gain_db": round(rep["gain_db"], 3), "seed": args.seed}])
-        export_model(use.cpu(), cfg, os.path.join(args.out, "model.onnx"), version=(args.version or version or "0") + "+adapted",
+        export_model(adapted.cpu(), cfg, os.path.join(args.out, name), version=(args.version or version or "0") + "+adapted",
                      quiet=True)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(rep, f, indent=1)

@@ -79,6 +79,9 @@ def main(argv=None):
     p.add_argument("--version", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--always-export", action="store_true",
+                   help="also write the adapted weights the guard did not keep, as adapted-not-kept.onnx "
+                        "(for `interslice eval --adapt`, which validates the guard against truth)")
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX with metadata")
     p.add_argument("--ckpt", required=True)

@@ -2,6 +2,9 @@
 // (../shared/docs/evaluation-protocol.md). One volume, one factor and one --method: the single
 // figure (as before); otherwise a table of every volume and factor with linear, cubic and model
 // (or the methods --method lists), the model's gain over the better classical method and the mean.
+// --adapt: each row also adapts the model to that volume's kept slices with the node's per-series
+// trainer and scores it against truth (src/evaluate/adapt.ts).
+import { ADAPT_MODULES, checkPython, python } from '../interpolate/adapt/python.js';
 import { formatEvalTable, runEval, runEvalTable, TABLE_METHODS, type EvalMethod } from '../evaluate/index.js';
 
 export interface EvalCommandOptions {
@@ -12,20 +15,28 @@ export interface EvalCommandOptions {
   thick?: boolean;
   json?: boolean;
   adapt?: boolean;
+  /** the trainer's budget per volume and factor (seconds; default 120) */
+  adaptSeconds?: number;
+  /** the trainer's steps at most (default: the trainer's) */
+  adaptSteps?: number;
 }
 
-/** Why --adapt is refused: there is no adaptation step to run yet. */
-export const ADAPT_MISSING =
-  'interslice eval: --adapt is not available: per-volume adaptation of the model is not implemented yet ' +
-  '(there is no adaptation stage in training/ and no adapted-model path in src/evaluate); evaluate without --adapt';
+/** The trainer's budget per adaptation: generous, so that its step count, not the clock, ends it. */
+export const EVAL_ADAPT_SECONDS = 120;
 
 export async function evalCommand(volumes: string[], opts: EvalCommandOptions): Promise<number> {
-  if (opts.adapt) {
-    console.error(ADAPT_MISSING);
-    return 2;
-  }
   const thick = !!opts.thick;
-  if (volumes.length === 1 && opts.factor.length === 1 && opts.method?.length === 1) {
+  if (opts.adapt) {
+    if (opts.method && !opts.method.includes('model')) {
+      console.error('interslice eval: --adapt adapts the model: --method must include model');
+      return 2;
+    }
+    const problems = await checkPython(ADAPT_MODULES);
+    if (problems.length) {
+      console.error(`interslice eval: --adapt needs Python with PyTorch (${python()}, INTERSLICE_PYTHON): ${problems.map((p) => p.summary).join('; ')}`);
+      return 2;
+    }
+  } else if (volumes.length === 1 && opts.factor.length === 1 && opts.method?.length === 1) {
     const [volume] = volumes;
     const [factor] = opts.factor;
     const [method] = opts.method;
@@ -35,7 +46,15 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
     return 0;
   }
   const methods = TABLE_METHODS.filter((m) => !opts.method || opts.method.includes(m));
-  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model });
+  const adapt = opts.adapt
+    ? {
+        seconds: opts.adaptSeconds ?? EVAL_ADAPT_SECONDS,
+        steps: opts.adaptSteps,
+        // the trainer's summary line per adaptation, on stderr
+        onLine: (line: string) => line.startsWith('adapt:') && console.error(line),
+      }
+    : undefined;
+  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model, adapt });
   console.log(opts.json ? JSON.stringify(table) : formatEvalTable(table));
   return 0;
 }

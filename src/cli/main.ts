@@ -11,6 +11,11 @@ function positiveNumber(v: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
   return n;
 }
+function positiveInteger(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
 function integerFactor(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError('must be an integer of at least 2');
@@ -87,13 +92,15 @@ program
 
 program
   .command('eval')
-  .description('measure interpolation quality on isotropic volumes (drop slices, rebuild, PSNR/SSIM): one figure, or a table of volumes x factors with linear, cubic, model and the model\'s gain')
+  .description('measure interpolation quality on isotropic volumes (drop slices, rebuild, PSNR/SSIM): one figure, or a table of volumes x factors with linear, cubic, model and the model\'s gain (--adapt: and the model adapted to each volume)')
   .argument('<volumes...>', 'DICOM series folders or NIfTI files')
   .requiredOption('--factor <n[,n...]>', 'keep every n-th slice (a comma list gives one row per factor)', factorList)
   .option('--method <method[,method...]>', 'cubic | linear | model, or a comma list (default: all three, as a table)', methodList)
   .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v2.onnx')
   .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
-  .option('--adapt', 'adapt the model to each volume first (not implemented yet: refused)')
+  .option('--adapt', 'also adapt the model to each volume\'s kept slices (the node\'s per-series trainer; needs Python and PyTorch) and report adapted vs zero-shot, the guard\'s decision and what the pipeline would deliver')
+  .option('--adapt-seconds <n>', 'the trainer\'s budget per volume and factor with --adapt (default 120)', positiveNumber)
+  .option('--adapt-steps <n>', 'the trainer\'s training steps at most with --adapt (default: the trainer\'s, 400)', positiveInteger)
   .option('--json', 'print JSON')
   .action(async (volumes: string[], opts) => {
     const { evalCommand } = await import('./eval.js');

@@ -24,6 +24,12 @@ export interface EvalOptions {
   modelPath?: string;
 }
 
+/** PSNR (dB) and SSIM of one method on one volume and factor. */
+export interface Score {
+  psnr: number;
+  ssim: number;
+}
+
 export interface EvalResult {
   volume: string;
   factor: number;

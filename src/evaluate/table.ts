@@ -1,17 +1,17 @@
 // The evaluation protocol over several volumes and factors: one row per volume and factor with
 // PSNR/SSIM of each method (each figure from runEvalOnVolume, the single-volume path), the gain of
-// the model over the better classical method (per metric), and the mean over the rows.
+// the model over the better classical method (per metric), and the mean over the rows. With
+// adapt (`eval --adapt`, adapt.ts): per row also the model adapted to the volume's kept slices,
+// the guard's decision and what the pipeline would deliver.
 import { readFile } from 'node:fs/promises';
 import { ModelSession } from '../interpolate/engine/session.js';
-import { runEvalOnVolume, type EvalMethod } from './protocol.js';
+import { adaptAndScore, type AdaptEvalOptions, type AdaptRow } from './adapt.js';
+import { runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
 import { loadVolume } from './volume.js';
 
-export const TABLE_METHODS: EvalMethod[] = ['linear', 'cubic', 'model'];
+export type { Score };
 
-export interface Score {
-  psnr: number;
-  ssim: number;
-}
+export const TABLE_METHODS: EvalMethod[] = ['linear', 'cubic', 'model'];
 
 export interface Gain {
   /** model PSNR minus the higher of linear/cubic PSNR (dB), and which that was */
@@ -29,6 +29,20 @@ export interface TableRow {
   scores: Partial<Record<EvalMethod, Score>>;
   /** present when the model and at least one classical method were measured */
   gain?: Gain;
+  /** with adapt: the adapted model against the shipped one (zeroShot = scores.model) */
+  adapt?: AdaptRow;
+}
+
+/** The mean of the adaptation figures over the rows. */
+export interface AdaptMean {
+  zeroShot: Score;
+  adapted: Score;
+  gain: Score;
+  /** rows whose adapted weights the guard kept, of `rows` */
+  kept: number;
+  rows: number;
+  /** the mean true gain of what the pipeline delivers */
+  deliveredGain: Score;
 }
 
 export interface EvalTable {
@@ -37,7 +51,7 @@ export interface EvalTable {
   model?: string;
   rows: TableRow[];
   /** arithmetic mean of every column over the rows */
-  mean: { scores: Partial<Record<EvalMethod, Score>>; gain?: { psnr: number; ssim: number } };
+  mean: { scores: Partial<Record<EvalMethod, Score>>; gain?: Score; adapt?: AdaptMean };
 }
 
 export interface TableOptions {
@@ -46,6 +60,8 @@ export interface TableOptions {
   methods?: EvalMethod[];
   thick?: boolean;
   modelPath?: string;
+  /** adapt the model to each volume and factor (needs the model method) */
+  adapt?: AdaptEvalOptions;
 }
 
 function gainOf(scores: TableRow['scores']): Gain | undefined {
@@ -59,11 +75,13 @@ function gainOf(scores: TableRow['scores']): Gain | undefined {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const meanScore = <T>(xs: T[], f: (x: T) => Score): Score => ({ psnr: mean(xs.map((x) => f(x).psnr)), ssim: mean(xs.map((x) => f(x).ssim)) });
 
 export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
   const methods = opts.methods ?? TABLE_METHODS;
   const thick = !!opts.thick;
   let session: ModelSession | undefined;
+  if (opts.adapt && !methods.includes('model')) throw new Error('adapt needs the model method');
   if (methods.includes('model')) {
     if (!opts.modelPath) throw new Error('method model needs modelPath');
     // CPU, like runEval (and the PyTorch path it is compared with); opened once for all rows
@@ -80,22 +98,42 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
           scores[method] = { psnr: r.psnr, ssim: r.ssim };
         }
         const gain = gainOf(scores);
-        rows.push({ volume, factor, thick, scores, ...(gain ? { gain } : {}) });
+        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, opts.modelPath!, scores.model!, { version: session?.metadata.version, ...opts.adapt }));
+        rows.push({ volume, factor, thick, scores, ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
       }
     }
   } finally {
     await session?.release();
   }
   const meanScores: EvalTable['mean']['scores'] = {};
-  for (const m of methods) meanScores[m] = { psnr: mean(rows.map((r) => r.scores[m]!.psnr)), ssim: mean(rows.map((r) => r.scores[m]!.ssim)) };
+  for (const m of methods) meanScores[m] = meanScore(rows, (r) => r.scores[m]!);
   const gains = rows.flatMap((r) => (r.gain ? [r.gain] : []));
+  const adapted = rows.flatMap((r) => (r.adapt ? [r.adapt] : []));
+  const adaptMean: AdaptMean | undefined = adapted.length ? {
+    zeroShot: meanScore(adapted, (a) => a.zeroShot),
+    adapted: meanScore(adapted, (a) => a.adapted),
+    gain: meanScore(adapted, (a) => a.gain),
+    kept: adapted.filter((a) => a.guard.kept).length,
+    rows: adapted.length,
+    deliveredGain: meanScore(adapted, (a) => a.deliveredGain),
+  } : undefined;
   return {
     thick,
     methods,
     ...(session ? { model: opts.modelPath } : {}),
     rows,
-    mean: { scores: meanScores, ...(gains.length ? { gain: { psnr: mean(gains.map((g) => g.psnr)), ssim: mean(gains.map((g) => g.ssim)) } } : {}) },
+    mean: { scores: meanScores, ...(gains.length ? { gain: meanScore(gains, (g) => g) } : {}), ...(adaptMean ? { adapt: adaptMean } : {}) },
   };
+}
+
+const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+const pair = (x: Score) => [x.psnr.toFixed(2), x.ssim.toFixed(4)];
+const signedPair = (x: Score) => [signed(x.psnr, 2), signed(x.ssim, 4)];
+
+/** The guard's decision in a cell: kept or not, with its held-out gain (or that nothing was trained). */
+function guardCell(g: AdaptRow['guard']): string {
+  const verdict = g.kept ? 'kept' : 'not kept';
+  return g.heldoutGainDb !== undefined ? `${verdict} ${signed(g.heldoutGainDb, 2)} dB` : `${verdict} (${g.steps} steps)`;
 }
 
 /** The table as fixed-width text (what `interslice eval` prints without --json). */
@@ -104,22 +142,36 @@ export function formatEvalTable(t: EvalTable): string {
   const header = ['volume', 'factor', ...t.methods.flatMap((m) => [`${m} PSNR`, `${m} SSIM`])];
   const hasGain = t.rows.some((r) => r.gain);
   if (hasGain) header.push('gain PSNR', 'gain SSIM');
-  const cells = (label: string, factor: string, scores: TableRow['scores'], gain?: { psnr: number; ssim: number }, over?: Gain) => [
+  const am = t.mean.adapt;
+  if (am) header.push('adapted PSNR', 'adapted SSIM', 'adapt gain PSNR', 'adapt gain SSIM', 'guard', 'delivered', 'delivered gain PSNR', 'delivered gain SSIM');
+  const cells = (label: string, factor: string, scores: TableRow['scores'], gain?: Score, over?: Gain) => [
     label,
     factor,
-    ...t.methods.flatMap((m) => [scores[m]!.psnr.toFixed(2), scores[m]!.ssim.toFixed(4)]),
+    ...t.methods.flatMap((m) => pair(scores[m]!)),
     ...(hasGain
       ? gain
-        ? [`${gain.psnr >= 0 ? '+' : ''}${gain.psnr.toFixed(2)}${over ? ` (${over.psnrOver})` : ''}`, `${gain.ssim >= 0 ? '+' : ''}${gain.ssim.toFixed(4)}${over ? ` (${over.ssimOver})` : ''}`]
+        ? [`${signed(gain.psnr, 2)}${over ? ` (${over.psnrOver})` : ''}`, `${signed(gain.ssim, 4)}${over ? ` (${over.ssimOver})` : ''}`]
         : ['', '']
       : []),
   ];
-  const lines = [header, ...t.rows.map((r) => cells(name(r.volume), `${t.thick ? 'thick' : 'drop'}-${r.factor}`, r.scores, r.gain, r.gain)), cells('mean', '', t.mean.scores, t.mean.gain)];
+  const adaptCells = (a: AdaptRow) => [...pair(a.adapted), ...signedPair(a.gain), guardCell(a.guard), a.delivered, ...signedPair(a.deliveredGain)];
+  const lines = [
+    header,
+    ...t.rows.map((r) => [...cells(name(r.volume), `${t.thick ? 'thick' : 'drop'}-${r.factor}`, r.scores, r.gain, r.gain), ...(r.adapt ? adaptCells(r.adapt) : [])]),
+    [...cells('mean', '', t.mean.scores, t.mean.gain), ...(am ? [...pair(am.adapted), ...signedPair(am.gain), `${am.kept}/${am.rows} kept`, `${am.kept}/${am.rows} adapted`, ...signedPair(am.deliveredGain)] : [])],
+  ];
   const width = header.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   const text = lines.map((l) => l.map((v, c) => (c < 2 ? v.padEnd(width[c]) : v.padStart(width[c]))).join('  ').trimEnd());
   const notes = [
     'PSNR in dB, SSIM per ../shared/docs/evaluation-protocol.md (rebuilt slices only).',
     ...(hasGain ? ['gain: model minus the better classical method, per metric (which one in brackets).'] : []),
+    ...(am
+      ? [
+          'model: the shipped model (zero-shot); adapted: the model adapted to the volume\'s kept slices only, whether or not the guard kept it;',
+          'adapt gain: adapted minus zero-shot (true gain); guard: the trainer\'s held-out decision and gain; delivered: what the pipeline',
+          'gives (adapted when kept, else the shipped model) and its true gain over zero-shot.',
+        ]
+      : []),
     ...(t.model ? [`model: ${t.model}`] : []),
   ];
   return [...text, '', ...notes].join('\n');

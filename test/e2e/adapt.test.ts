@@ -17,6 +17,7 @@ import { serve, ROOT, type LogLine, type Served } from '../helpers/serve.js';
 import { haveTool, listFiles } from '../helpers/dicom-tools.js';
 import { testNodeConfig } from '../helpers/node-config.js';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
+import { NOT_KEPT_MODEL } from '../../src/interpolate/adapt/trainer.js';
 
 const tools = haveTool('storescu') && haveTool('storescp');
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -212,6 +213,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     const report = JSON.parse(readFileSync(join(entry, 'report.json'), 'utf8')) as { kept: boolean; steps: number; gain_db: number };
     assert.equal(report.kept, done.kept);
     assert.equal(existsSync(join(entry, 'model.onnx')), report.kept);
+    assert.equal(existsSync(join(entry, NOT_KEPT_MODEL)), false, 'the node never asks for the weights the guard did not keep');
     assert.deepEqual(readdirSync(join(t.work, 'var', 'tmp')), [], 'the work files are removed');
     const gain = `${report.gain_db >= 0 ? '+' : '-'}${Math.abs(report.gain_db).toFixed(2)} dB`;
     if (report.kept) {

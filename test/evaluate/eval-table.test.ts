@@ -4,36 +4,11 @@
 // one the single-volume path (runEvalOnVolume) gives for that volume and factor.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable, type Volume } from '../../src/evaluate/index.js';
-import { REPO, SHARED } from '../training/py.js';
-
-const run = promisify(execFile);
-const EVAL = join(SHARED, 'data', 'mr-3d', 'eval');
-const MODEL = join(REPO, 'models', 'interslice-v2.onnx');
-const CLI = join(REPO, 'bin', 'interslice.js');
-
-/** A float32 NIfTI-1 file of a sub-block of `v` (slices s0.., rows r0.., cols c0..). */
-function niftiCrop(v: Volume, s0: number, ns: number, r0: number, nr: number, c0: number, nc: number): Buffer {
-  const buf = Buffer.alloc(352 + ns * nr * nc * 4);
-  buf.writeInt32LE(348, 0);
-  [3, nc, nr, ns, 1, 1, 1, 1].forEach((d, i) => buf.writeInt16LE(d, 40 + 2 * i));
-  buf.writeInt16LE(16, 70); // float32
-  buf.writeInt16LE(32, 72);
-  [1, v.spacing[2], v.spacing[1], v.spacing[0], 1, 1, 1, 1].forEach((d, i) => buf.writeFloatLE(d, 76 + 4 * i));
-  buf.writeFloatLE(352, 108);
-  buf.writeFloatLE(1, 112);
-  buf.write('n+1\0', 344, 'latin1');
-  let o = 352;
-  for (let s = s0; s < s0 + ns; s++)
-    for (let r = r0; r < r0 + nr; r++)
-      for (let c = c0; c < c0 + nc; c++, o += 4) buf.writeFloatLE(v.data[(s * v.rows + r) * v.cols + c], o);
-  return buf;
-}
+import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable } from '../../src/evaluate/index.js';
+import { centralCrop, evalCli as cli, MODEL } from './crops.js';
 
 let dir: string;
 let vols: string[];
@@ -41,28 +16,12 @@ let vols: string[];
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'interslice-eval-table-'));
   vols = [];
-  for (const name of ['stroke-t1-8bit', 'stroke-t2-8bit']) {
-    const v = loadVolume(join(EVAL, `${name}.nii.gz`));
-    const path = join(dir, `${name}-crop.nii`);
-    // 25 central slices of a 96 x 80 block around the middle: brain, not just background
-    await writeFile(path, niftiCrop(v, 58, 25, 32, 96, 22, 80));
-    vols.push(path);
-  }
+  for (const name of ['stroke-t1-8bit', 'stroke-t2-8bit']) vols.push(await centralCrop(dir, name));
 });
 
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, 'eval', ...args], { cwd: REPO, timeout: 120_000, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 test('eval over two volumes and factors 2,4: a table whose figures are the single-volume ones', async () => {
   const json = await cli([...vols, '--factor', '2,4', '--model', MODEL, '--json']);
@@ -129,12 +88,4 @@ test('eval keeps the single-volume usage: one volume, one factor, one method pri
   const direct = await runEvalOnVolume(loadVolume(vols[0]), { volume: vols[0], factor: 2, method: 'cubic' });
   assert.equal(res.method, 'cubic');
   assert.ok(Math.abs(res.psnr - direct.psnr) < 1e-9);
-});
-
-test('eval --adapt is refused, naming what is missing', async () => {
-  const r = await cli([vols[0], '--factor', '2', '--adapt']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /--adapt is not available/);
-  assert.match(r.stderr, /adaptation .*not implemented/);
-  assert.equal(r.stdout, '');
 });

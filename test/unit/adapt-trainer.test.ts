@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AdaptFailure, adaptationNote, adaptSeries, baseCheckpoint, parseReport } from '../../src/interpolate/adapt/trainer.js';
+import { AdaptFailure, adaptationNote, adaptSeries, baseCheckpoint, parseReport, type AdaptSeriesOptions } from '../../src/interpolate/adapt/trainer.js';
 import type { VolumeF32 } from '../../src/core/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'interslice-adapt-trainer-'));
@@ -29,11 +29,11 @@ function stand(name: string, body: string): string {
   return path;
 }
 
-async function run(python: string, modelPath = join(dir, 'model.onnx')) {
+async function run(python: string, modelPath = join(dir, 'model.onnx'), extra: Partial<AdaptSeriesOptions> = {}) {
   const saved = process.env.INTERSLICE_PYTHON;
   process.env.INTERSLICE_PYTHON = python;
   try {
-    return await adaptSeries({ modelPath, volume, work: join(dir, `work-${Math.random().toString(16).slice(2)}`), seconds: 7, threads: 1, version: '2.0.0' });
+    return await adaptSeries({ modelPath, volume, work: join(dir, `work-${Math.random().toString(16).slice(2)}`), seconds: 7, threads: 1, version: '2.0.0', ...extra });
   } finally {
     if (saved === undefined) delete process.env.INTERSLICE_PYTHON;
     else process.env.INTERSLICE_PYTHON = saved;
@@ -57,6 +57,12 @@ describe('the per-series trainer, seen from the node', () => {
     assert.equal(bytes.readFloatLE(4 * 7), Math.fround(0.1));
     const args = readFileSync(`${py}.args`, 'utf8');
     assert.match(args, /^-m training adapt-series --init \S+model\.onnx --stack \S+stack\.f32 --shape 2,2,3 --out \S+ --seconds 7 --threads 1 --version 2\.0\.0\n$/);
+  });
+
+  it('passes a step limit and --always-export (interslice eval --adapt) only when asked', async () => {
+    const py = stand('eval', `printf '{"kept": false, "reason": "r", "steps": 20, "gain_db": -0.1}' > "$out/report.json"`);
+    await run(py, join(dir, 'model.onnx'), { steps: 20, alwaysExport: true });
+    assert.match(readFileSync(`${py}.args`, 'utf8'), / --version 2\.0\.0 --steps 20 --always-export\n$/);
   });
 
   it('starts from the PyTorch checkpoint beside the model when there is one', () => {

@@ -79,11 +79,18 @@ export interface AdaptSeriesOptions {
   version?: string;
   /** Each line the trainer prints (progress; no patient data: it never sees a header). */
   onLine?: (line: string) => void;
+  /** Training steps at most (the trainer's default when undefined: the budget or the steps end it). */
+  steps?: number;
+  /** Also write the adapted weights the guard did not keep, as NOT_KEPT_MODEL (for `interslice eval --adapt`). */
+  alwaysExport?: boolean;
 }
+
+/** With alwaysExport: the adapted weights the guard did not keep (none when no step was trained). */
+export const NOT_KEPT_MODEL = 'adapted-not-kept.onnx';
 
 /**
  * Runs the trainer on one stack. Returns the checked report and the folder holding it (and
- * model.onnx when kept); throws AdaptFailure with a reason for anything else (no start, exit
+ * model.onnx when kept, NOT_KEPT_MODEL when not kept with alwaysExport); throws AdaptFailure with a reason for anything else (no start, exit
  * code, timeout, missing or invalid report, kept without a model).
  */
 export async function adaptSeries(o: AdaptSeriesOptions): Promise<{ report: AdaptReport; dir: string }> {
@@ -97,6 +104,8 @@ export async function adaptSeries(o: AdaptSeriesOptions): Promise<{ report: Adap
     '--shape', `${volume.slices.length},${volume.rows},${volume.columns}`,
     '--out', out, '--seconds', String(o.seconds), '--threads', String(o.threads),
     ...(o.version ? ['--version', o.version] : []),
+    ...(o.steps !== undefined ? ['--steps', String(o.steps)] : []),
+    ...(o.alwaysExport ? ['--always-export'] : []),
   ];
   const limit = o.seconds + ADAPT_MARGIN_SECONDS;
   let run;
