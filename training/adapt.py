@@ -11,7 +11,11 @@ does). Same kind of frame, twice the gap.
 
 The guard holds out a block of slices (never a target, input or context in training) and scores
 the same skip-one task on it (PSNR against the held-out middle slice, full slices); the adapted
-weights are kept only if that gain is at least `min_gain_db` and SSIM does not drop.
+weights are kept only if that PSNR gain is at least `min_gain_db` and the SSIM gain at least
+`min_ssim_gain`. Both margins were raised (from 0.05 dB and 0) after measuring against truth:
+on a training volume (seg3d, drop-2) a +0.08 dB held-out gain came with a true loss of 0.11 dB,
+and on an evaluation volume (stroke T2, drop-4) +0.30 dB held-out with an unchanged SSIM came
+with a true loss of 0.19 dB (models/MODEL_CARD.md, "Per-series adaptation").
 """
 import copy
 import time
@@ -84,7 +88,7 @@ def heldout_score(model, K, v0, v1):
 
 
 def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
-          min_gain_db=0.05, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print):
+          min_gain_db=0.1, min_ssim_gain=0.002, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
     kept or not -- the last for validating the guard against truth)."""
@@ -139,7 +143,7 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     m.eval()
     after = heldout_score(m, K, v0, v1)
     gain = after[0] - before[0]
-    keep = gain >= min_gain_db and after[1] >= before[1]
+    keep = gain >= min_gain_db and after[1] - before[1] >= min_ssim_gain
     report.update({"steps": step, "heldout": [int(v0), int(v1)], "psnr_before": before[0], "psnr_after": after[0],
                    "ssim_before": before[1], "ssim_after": after[1], "gain_db": gain, "kept": bool(keep),
                    "seconds": round(time.time() - t0, 1),
