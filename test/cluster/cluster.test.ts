@@ -154,8 +154,11 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
     } finally {
       await lb.stop();
     }
-    // Round robin: each receiver took one association of 20 instances.
-    const stored = c.receivers.map((r) => r.logs.filter((l) => l.event === 'association-close').reduce((n, l) => n + Number(l.stored ?? 0), 0));
+    // Round robin: each receiver took one association of 20 instances. storescu is done when it
+    // has the release response; the receiver logs the close a moment later, on another pipe.
+    const storedBy = () => c.receivers.map((r) => r.logs.filter((l) => l.event === 'association-close').reduce((n, l) => n + Number(l.stored ?? 0), 0));
+    const stored = await until(() => (storedBy().reduce((a, b) => a + b) >= 40 ? storedBy() : undefined), 20_000, 'both associations logged closed')
+      .catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(storedBy())}`));
     assert.deepEqual(stored, [20, 20]);
     const { files, delivered } = await deliveredSeries(c);
     const series = new Set(files.map((f) => f.series));
@@ -246,7 +249,8 @@ describe('scale-out: two receivers and two workers on one PostgreSQL', { skip },
       const r = await storescu('127.0.0.1', c.receivers[0].port, files.slice(0, 3), { args: ['-v'] });
       const said = r.stdout + r.stderr;
       assert.equal((said.match(/Received Store Response \(Refused: OutOfResources\)/gi) ?? []).length, 3, said);
-      assert.ok(c.receivers[0].logs.some((l) => /instance index/.test(JSON.stringify(l))), `the refusal names the index: ${c.receivers[0].raw().slice(-2000)}`);
+      // The log line comes on the receiver's own pipe: wait for it rather than race storescu's exit.
+      await c.receivers[0].waitFor((l) => /instance index/.test(JSON.stringify(l)), 20_000, 'the refusal naming the index');
     } finally {
       await pg.start();
     }
