@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { readPart10, str } from '../../src/dicom/dcmjs.js';
 import { MR_DIR, startStorescp, storescu, type Storescp } from '../helpers/peers.js';
 import { serve, until, type Served } from '../helpers/serve.js';
+import { containsToken } from '../helpers/phi.js';
 
 // ASL, pCASL, 2 Canon, 4 field map stacks, the mixed folder's MR: the Enhanced pCASL is the
 // classic pCASL's twin (same series and acquisition) and gives no second series.
@@ -40,12 +41,6 @@ async function phiValues(): Promise<string[]> {
     }
   }
   return [...values];
-}
-
-/** A value found as a whole token (not inside a UID or a longer word or number). */
-function containsToken(text: string, value: string): boolean {
-  const esc = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[^A-Za-z0-9.])${esc}($|[^A-Za-z0-9.])`, 'i').test(text);
 }
 
 function stringsOf(v: unknown, out: string[] = []): string[] {
