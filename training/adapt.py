@@ -22,6 +22,8 @@ import time
 import numpy as np
 import torch
 
+from .data import context_indices
+from .evaluate import ssim2d
 from .util import charbonnier
 from .volumes import norm_scale
 
@@ -29,13 +31,6 @@ from .volumes import norm_scale
 def skip_one(lo, hi):
     """Triplet start indices i with i, i+1, i+2 inside [lo, hi): a = i, target = i+1, b = i+2."""
     return [i for i in range(lo, hi - 2)]
-
-
-def _ctx(i, lo, hi):
-    """Context indices for the skip-one triplet at i, kept inside [lo, hi)."""
-    p = i - 2 if i - 2 >= lo else i
-    q = i + 4 if i + 4 < hi else i + 2
-    return p, q
 
 
 def split_blocks(n, frac=0.25):
@@ -58,15 +53,10 @@ def shrink_inplane(K, f):
 def _batch(K, items, lo_hi):
     a, b, g, p, q = [], [], [], [], []
     for i, (lo, hi) in zip(items, lo_hi):
-        pi, qi = _ctx(i, lo, hi)
+        pi, qi = context_indices(i, 2, lo, hi)  # the skip-one gap is 2 slices
         a.append(K[i]); g.append(K[i + 1]); b.append(K[i + 2]); p.append(K[pi]); q.append(K[qi])
     f = lambda x: torch.from_numpy(np.ascontiguousarray(np.stack(x), dtype=np.float32))[:, None]
     return f(a), f(b), f(g), torch.full((len(items),), 0.5), f(p), f(q)
-
-
-def _ssim(x, y, R=1.0):
-    from .evaluate import ssim2d
-    return ssim2d(x, y, R)
 
 
 @torch.no_grad()
@@ -82,7 +72,7 @@ def heldout_score(model, K, v0, v1):
         y = model(a, b, t, p, q).clamp(0, 1).numpy()[:, 0]
         gt = g.clamp(0, 1).numpy()[:, 0]
         se += float(((y - gt) ** 2).sum()); cnt += gt.size
-        ss += [_ssim(gt[m], y[m]) for m in range(len(ch))]
+        ss += [ssim2d(gt[m], y[m], 1.0) for m in range(len(ch))]
     mse = se / max(cnt, 1)
     return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"), float(np.mean(ss))
 
@@ -109,8 +99,7 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     if not items:
         report["reason"] = "no training triplets outside the held-out block"
         return model, report, model
-    base = copy.deepcopy(model).eval()
-    before = heldout_score(base, K, v0, v1)
+    before = heldout_score(model, K, v0, v1)
     m = copy.deepcopy(model)
     params = [p for name, p in m.named_parameters() if train == "all" or any(name.startswith(x) for x in train.split(","))]
     for name, p in m.named_parameters():
