@@ -39,6 +39,9 @@ def main(argv=None):
     p.add_argument("--resolutions", default="1.0,1.5,2.0,2.5,3.0", help="isotropic mm the volumes are resampled to")
     p.add_argument("--max-gap", type=int, default=6)
     p.add_argument("--p-thick", type=float, default=0.25, help="probability of slab-averaged (thick) inputs")
+    p.add_argument("--p-dark", type=float, default=0.1, help="share of mostly-background target patches kept")
+    p.add_argument("--magnitude-noise", action="store_true",
+                   help="noise as in a magnitude image (Rician floor in the background) instead of zero-mean Gaussian")
 
     p = sub.add_parser("finetune-self", help="stage 3: self-supervised on the target thick-slice data")
     p.add_argument("--init", required=True)

@@ -143,7 +143,11 @@ class MRSampler:
     """Slice triplets along all three axes of high-resolution volumes with random gaps."""
 
     def __init__(self, paths, resolutions=(1.0, 1.5, 2.0, 2.5, 3.0), max_gap=6, p_thick=0.25,
-                 p_noise=0.5, log=print):
+                 p_noise=0.5, p_dark=0.1, magnitude_noise=False, log=print):
+        """p_dark: share of patches whose target is mostly background that are kept (the rest are
+        drawn again). magnitude_noise: noise is added as in a magnitude image (Rician: |x + n1 + i n2|,
+        each slice its own draw), so background becomes a positive noise floor as in real scans,
+        instead of zero-mean Gaussian noise around an exactly zero background."""
         self.vols = []
         for p in paths:
             for vol, sp, label in find_volumes(p):
@@ -161,6 +165,8 @@ class MRSampler:
         self.max_gap = max_gap
         self.p_thick = p_thick
         self.p_noise = p_noise
+        self.p_dark = p_dark
+        self.magnitude_noise = magnitude_noise
 
     def sample(self, rng, n, patch):
         S, T = [], []
@@ -175,7 +181,7 @@ class MRSampler:
             ph, pw = min(patch, H), min(patch, W)
             y = int(rng.integers(0, H - ph + 1)); x = int(rng.integers(0, W - pw + 1))
             gt = vv[i + j, y:y + ph, x:x + pw]
-            if gt.mean() < 0.05 and rng.random() < 0.9:
+            if gt.mean() < 0.05 and rng.random() < 1.0 - self.p_dark:
                 continue
             pi, qi = context_indices(i, g, 0, S_)
             if rng.random() < self.p_thick:
@@ -189,7 +195,12 @@ class MRSampler:
                 tri = np.clip(tri, 0, None) ** gam
             tri = tri * float(rng.uniform(0.85, 1.15))
             if rng.random() < self.p_noise:
-                tri = tri + rng.normal(0, rng.uniform(0, 0.03), tri.shape).astype(np.float32)
+                sd = rng.uniform(0, 0.03)
+                if self.magnitude_noise:
+                    tri = np.sqrt((np.clip(tri, 0, None) + rng.normal(0, sd, tri.shape)) ** 2
+                                  + rng.normal(0, sd, tri.shape) ** 2).astype(np.float32)
+                else:
+                    tri = tri + rng.normal(0, sd, tri.shape).astype(np.float32)
             tri = augment(rng, tri)
             t = j / g
             if rng.random() < 0.5:

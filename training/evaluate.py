@@ -21,17 +21,26 @@ from .volumes import load_volume, norm_scale
 from .data import keep_slices
 
 
-def ssim2d(x, y, R):
+SSIM_WIN = 7
+
+
+def ssim_terms(x, y, R):
+    """The two factors of the SSIM map: luminance (local means) and contrast-structure (local
+    variances and covariance); their product is the SSIM map (uncropped)."""
     x = x.astype(np.float64); y = y.astype(np.float64)
-    win = 7; NP = win * win; cov_norm = NP / (NP - 1.0)
-    f = lambda z: ndimage.uniform_filter(z, size=win)
+    NP = SSIM_WIN * SSIM_WIN; cov_norm = NP / (NP - 1.0)
+    f = lambda z: ndimage.uniform_filter(z, size=SSIM_WIN)
     ux, uy = f(x), f(y)
     uxx, uyy, uxy = f(x * x), f(y * y), f(x * y)
     vx = cov_norm * (uxx - ux * ux); vy = cov_norm * (uyy - uy * uy); vxy = cov_norm * (uxy - ux * uy)
     C1 = (0.01 * R) ** 2; C2 = (0.03 * R) ** 2
-    S = ((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux ** 2 + uy ** 2 + C1) * (vx + vy + C2))
-    p = (win - 1) // 2
-    return float(S[p:-p, p:-p].mean())
+    return (2 * ux * uy + C1) / (ux ** 2 + uy ** 2 + C1), (2 * vxy + C2) / (vx + vy + C2)
+
+
+def ssim2d(x, y, R):
+    lum, cs = ssim_terms(x, y, R)
+    p = (SSIM_WIN - 1) // 2
+    return float((lum * cs)[p:-p, p:-p].mean())
 
 
 def rebuilt_indices(n, k):

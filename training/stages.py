@@ -121,7 +121,8 @@ def pretrain_video(args):
 def finetune_mr(args):
     model, cfg, history, log, rng = _start(args, "finetune-mr")
     sampler = MRSampler(args.mr, resolutions=[float(r) for r in args.resolutions.split(",")],
-                        max_gap=args.max_gap, p_thick=args.p_thick, log=log)
+                        max_gap=args.max_gap, p_thick=args.p_thick,
+                        p_dark=args.p_dark, magnitude_noise=args.magnitude_noise, log=log)
     _train_and_save(args, "finetune-mr", model, cfg, history, log, rng, sampler, args.mr, val_batches=4)
 
 

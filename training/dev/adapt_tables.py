@@ -1,14 +1,8 @@
 """The model card's unseen-scanner and adaptation tables from the measurement files in models/measurements
 (training.dev.adapt_exp and training evaluate --json output): python3 -m training.dev.adapt_tables"""
 import json
-txt = open('models/measurements/classical-eval-2026-12-01.json').read()
-dec = json.JSONDecoder(); i = 0; cls = {}
-while True:
-    j = txt.find('[', i)
-    if j < 0: break
-    obj, i = dec.raw_decode(txt, j)
-    for r in obj:
-        cls[(r['volume'].split('/')[-1], r['factor'], r['thick'], r['method'])] = (r['psnr'], r['ssim'])
+from training.dev.zs_table import classical
+cls = classical()
 ev = [json.loads(l) for l in open('models/measurements/adapt-eval-2026-12-01.jsonl')]
 tr = [json.loads(l) for l in open('models/measurements/adapt-train-2026-12-01.jsonl')]
 name = lambda r: r['vol'].replace('.nii.gz', '')
