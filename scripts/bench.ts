@@ -7,6 +7,7 @@
 // are kept (with --only, the header and machine table too). Runs in a private network
 // namespace (loopback only), as the tests do. Never part of `npm test`.
 import { progressLine } from '../src/core/progress.js';
+import { SHIPPED_MODEL } from '../src/interpolate/model/shipped.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ const quick = args.includes('--quick');
 const only = new Set((opt('--only') ?? 'receive,interpolate,e2e,memory').split(','));
 const partial = opt('--only') !== undefined;
 const out = opt('--out') ?? join(ROOT, 'BENCHMARKS.md');
-const modelPath = opt('--model') ?? join(ROOT, 'models/interslice-v2.onnx');
+const modelPath = opt('--model') ?? join(ROOT, SHIPPED_MODEL);
 const work = mkdtempSync(join(tmpdir(), 'interslice-bench-'));
 const say = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 // One progress line with an ETA as each section starts (sections weighted equally).

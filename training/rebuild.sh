@@ -1,5 +1,5 @@
 #!/bin/sh
-# Rebuild models/interslice-v2.onnx from scratch (run from the repository root).
+# Rebuild models/interslice-v3.onnx from scratch (run from the repository root).
 # Debian packages: python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom
 # python3-onnx ffmpeg mricron-data. Times are for a 2-core CPU; a GPU is used when present.
 # Architecture (training/model.py DEFAULT_ARCH): 4 input slices (p, a, b, q) with a Catmull-Rom
@@ -21,4 +21,14 @@ nice -n 10 $PY -m training finetune-self --init $RUNS/s2/model.pt \
   --target $MR/canon-axial-oblique-36deg --target $MR/canon-sagittal-oblique-28deg \
   --replay $T/ch2.nii.gz --replay $T/ch2better.nii.gz \
   --out $RUNS/s3 --steps 300 --minutes 7 --seed 0
-$PY -m training export --ckpt $RUNS/s3/model.pt --out models/interslice-v2.onnx --version 2.0.0
+# (interslice-v2 was exported here: $PY -m training export --ckpt $RUNS/s3/model.pt --out models/interslice-v2.onnx --version 2.0.0)
+# interslice-v3: stage 2 continued on broader real MR (the three volumes of ../shared/data/mr-3d/train plus ch2 and
+# ch2better; never ../shared/data/mr-3d/eval), in two runs (~12 and ~18 min): first with more slab-averaged inputs,
+# then with more still, magnitude (Rician) noise and more background patches (models/MODEL_CARD.md says why)
+TR=../shared/data/mr-3d/train
+nice -n 10 $PY -m training finetune-mr --init $RUNS/s3/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
+  --p-thick 0.5 --out $RUNS/s2b --steps 2000 --batch 12 --patch 128 --lr 1e-4 --seed 0
+nice -n 10 $PY -m training finetune-mr --init $RUNS/s2b/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
+  --p-thick 0.6 --p-dark 0.3 --magnitude-noise --out $RUNS/s2c --steps 3000 --batch 12 --patch 128 --lr 1e-4 --seed 0
+$PY -m training export --ckpt $RUNS/s2c/model.pt --out models/interslice-v3.onnx --version 3.0.0
+cp $RUNS/s2c/model.pt models/interslice-v3.pt

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createModelInterpolator, type ModelInterpolator } from '../interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
 import { checkModel, sanityOutputs } from '../interpolate/engine/sanity.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_MODEL } from '../interpolate/model/shipped.js';
 import { checkPython, FINETUNE_MODULES, python, REPO_ROOT, runTraining, type PythonRun } from '../interpolate/adapt/python.js';
 
 export interface FinetuneOptions {
@@ -25,7 +26,7 @@ export interface FinetuneOptions {
 }
 
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
-export const INIT_CANDIDATES = ['models/interslice-v2.pt', 'training/runs/v2/s3/model.pt', 'training/runs/v2/s2/model.pt'];
+export const INIT_CANDIDATES = [SHIPPED_CHECKPOINT, 'training/runs/v3/s2c/model.pt'];
 
 /** Reports a failed step with the last lines it printed (its traceback, usually). */
 function stepFailed(step: string, res: PythonRun): void {
@@ -95,7 +96,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<number> {
       return 1;
     }
     say('finetune 3/3: parity and sanity check of the new model');
-    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(REPO_ROOT, 'models/interslice-v2.onnx'));
+    const problems = await checkCandidate(tmpOnnx, opts.baseline ?? join(REPO_ROOT, SHIPPED_MODEL));
     if (problems.length) {
       console.error(`finetune: the new model fails the check, ${out} not written: ${problems.join('; ')}`);
       return 1;

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ALL_ROLES, parseRoles, type Role } from '../core/roles.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_MODEL } from '../interpolate/model/shipped.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -96,7 +97,7 @@ program
   .argument('<volumes...>', 'DICOM series folders or NIfTI files')
   .requiredOption('--factor <n[,n...]>', 'keep every n-th slice (a comma list gives one row per factor)', factorList)
   .option('--method <method[,method...]>', 'cubic | linear | model, or a comma list (default: all three, as a table)', methodList)
-  .option('--model <file>', 'ONNX model for --method model', 'models/interslice-v2.onnx')
+  .option('--model <file>', 'ONNX model for --method model', SHIPPED_MODEL)
   .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
   .option('--adapt', 'also adapt the model to each volume\'s kept slices (the node\'s per-series trainer; needs Python and PyTorch) and report adapted vs zero-shot, the guard\'s decision and what the pipeline would deliver')
   .option('--adapt-seconds <n>', 'the trainer\'s budget per volume and factor with --adapt (default 120)', positiveNumber)
@@ -113,7 +114,7 @@ program
   .requiredOption('--from <dir>', 'folder of DICOM series (files, or the node\'s <storage.dir>/spool)')
   .requiredOption('--out <file>', 'the new model (.onnx); load it with pipeline.modelPath + SIGHUP or a restart')
   .option('--minutes <n>', 'training time cap in minutes (default 8)', positiveNumber)
-  .option('--init <checkpoint>', 'PyTorch checkpoint to start from (default: models/interslice-v2.pt)')
+  .option('--init <checkpoint>', `PyTorch checkpoint to start from (default: ${SHIPPED_CHECKPOINT})`)
   .action(async (opts: { from: string; out: string; minutes?: number; init?: string }) => {
     const { finetuneCommand } = await import('./finetune.js');
     process.exitCode = await finetuneCommand(opts);

@@ -1,5 +1,6 @@
 // The configuration's shape, defaults and rules, validated once at start-up (zod).
 import { z } from 'zod';
+import { SHIPPED_MODEL } from '../interpolate/model/shipped.js';
 
 const aeTitle = z
   .string()
@@ -133,7 +134,7 @@ export const configSchema = z
         targetSpacingMm: z.number().positive().default(1.0),
         factor: z.number().int().min(2).max(16).nullable().default(null),
         method: z.enum(['cubic', 'linear', 'model']).default('model'),
-        modelPath: z.string().default('./models/interslice-v2.onnx'),
+        modelPath: z.string().default(`./${SHIPPED_MODEL}`),
         // Inference of the model (src/interpolate/engine): provider, batching, tiling.
         executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
         inferenceThreads: z.number().int().min(0).default(0),

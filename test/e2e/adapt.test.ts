@@ -18,6 +18,7 @@ import { haveTool, listFiles } from '../helpers/dicom-tools.js';
 import { testNodeConfig } from '../helpers/node-config.js';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
 import { NOT_KEPT_MODEL } from '../../src/interpolate/adapt/trainer.js';
+import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 
 const tools = haveTool('storescu') && haveTool('storescp');
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -218,7 +219,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     const gain = `${report.gain_db >= 0 ? '+' : '-'}${Math.abs(report.gain_db).toFixed(2)} dB`;
     if (report.kept) {
       assert.ok(first.description.includes(`; adapted to this series (self-supervised on its own slices, ${report.steps} steps, held-out ${gain})); `), first.description);
-      // Named as the shipped model, its version marked: "model interslice 2.0.0+adapted sha256:...".
+      // Named as the shipped model, its version marked: "model interslice 3.0.0+adapted sha256:...".
       const shipped = plainAsl && /\(model (\S+) (\S+) sha256:/.exec(plainAsl.description);
       const named = shipped ? `${shipped[1]} ${shipped[2]}`.replace(/[.+]/g, '\\$&') : '\\S+ \\S+';
       assert.match(first.description, new RegExp(`\\(model ${named}\\+adapted sha256:[0-9a-f]{16}; adapted`));
@@ -269,7 +270,7 @@ describe('a trainer that fails, hangs or keeps a bad model: the shipped model se
         'case "$mode" in',
         '  exit1) echo "trainer says no" >&2; exit 1;;',
         `  hang) echo $$ > ${fake}/hang.pid; sleep 600 & echo $! > ${fake}/sleep.pid; wait; exit 0;;`,
-        `  kept) cp ${join(ROOT, 'models', 'interslice-v2.onnx')} "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "seconds": 0.1, "gain_db": 0.5, "device": "cpu"}' > "$out/report.json";;`,
+        `  kept) cp ${join(ROOT, SHIPPED_MODEL)} "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "seconds": 0.1, "gain_db": 0.5, "device": "cpu"}' > "$out/report.json";;`,
         `  notkept) printf '{"kept": false, "reason": "stand-in", "steps": 4, "seconds": 0.1, "gain_db": -0.02, "device": "cpu"}' > "$out/report.json";;`,
         `  badmodel) echo "not an onnx model" > "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "gain_db": 0.5}' > "$out/report.json";;`,
         'esac',

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadVolume, type Volume } from '../../src/evaluate/index.js';
 import { REPO, SHARED } from '../training/py.js';
+import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 
 const run = promisify(execFile);
 export const EVAL = join(SHARED, 'data', 'mr-3d', 'eval');
-export const MODEL = join(REPO, 'models', 'interslice-v2.onnx');
+export const MODEL = join(REPO, SHIPPED_MODEL);
 const CLI = join(REPO, 'bin', 'interslice.js');
 
 /** A float32 NIfTI-1 file of a sub-block of `v` (slices s0.., rows r0.., cols c0..). */

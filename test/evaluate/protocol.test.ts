@@ -6,9 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEval, runEvalOnVolume, loadVolume, ssim2d, percentile } from '../../src/evaluate/index.js';
 import { py, SHARED, CH2, REPO } from '../training/py.js';
+import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 
 const SIEMENS = join(SHARED, 'data', 'mr', 'siemens-t1-sagittal-2mm-isotropic');
-const MODEL = join(REPO, 'models', 'interslice-v2.onnx');
+const MODEL = join(REPO, SHIPPED_MODEL);
 
 test('percentile matches numpy linear interpolation', () => {
   assert.equal(percentile(Float32Array.from([1, 2, 3, 4]), 50), 2.5);
@@ -50,7 +51,7 @@ test('linear and cubic baselines reproduce the protocol table', async () => {
 });
 
 test('TypeScript (onnxruntime-node) and PyTorch evaluation agree within 0.05 dB on the shipped model', async () => {
-  assert.ok(existsSync(MODEL), 'models/interslice-v2.onnx missing');
+  assert.ok(existsSync(MODEL), `${SHIPPED_MODEL} missing`);
   for (const [k, thick] of [[4, false], [2, true]] as const) {
     const args = ['evaluate', SIEMENS, '--factor', String(k), '--method', 'model', '--model', MODEL, '--json'];
     if (thick) args.push('--thick');

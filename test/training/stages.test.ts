@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOnnxMetadata } from '../../src/interpolate/model/metadata.js';
 import { ModelSession } from '../../src/interpolate/engine/session.js';
-import { py, SHARED, CH2 } from './py.js';
+import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
+import { py, SHARED, CH2, PYTHON, REPO } from './py.js';
 
 let dir = '';
 before(async () => {
@@ -47,6 +48,26 @@ test('finetune-mr on a mricron template', async () => {
   const out = join(dir, 's2');
   await py(['finetune-mr', '--init', join(dir, 's1', 'model.pt'), '--mr', CH2, '--resolutions', '4.0', '--out', out, ...small]);
   assert.ok(existsSync(join(out, 'model.pt')));
+});
+
+test('finetune-mr noise: --magnitude-noise puts a positive floor under the background, Gaussian noise does not', async () => {
+  // ch2's background is exactly zero; real magnitude images have a positive noise floor there (model card, "SSIM drop").
+  const code = [
+    'import json, numpy as np',
+    'from training.data import MRSampler',
+    'out = {}',
+    'for mag in (False, True):',
+    `    s = MRSampler(["${CH2}"], resolutions=[4.0], p_thick=0, p_noise=1.0, p_dark=1.0, magnitude_noise=mag, log=lambda m: None)`,
+    '    A, B, G, T, P, Q = s.sample(np.random.default_rng(1), 48, 32)',
+    '    out["mag" if mag else "gauss"] = {"min": float(G.min()), "dark_mean": float(np.sort(G.ravel())[: G.size // 10].mean())}',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(PYTHON, ['-c', code], { cwd: REPO, timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  const r = JSON.parse(stdout) as Record<'gauss' | 'mag', { min: number; dark_mean: number }>;
+  console.log('darkest 10 % of target pixels:', r);
+  assert.ok(r.gauss.min < 0, 'zero-mean Gaussian noise on a zero background goes negative');
+  assert.ok(r.mag.min >= 0, 'a magnitude image is never negative');
+  assert.ok(r.mag.dark_mean > 0.001, 'the darkest pixels sit on a noise floor above zero');
 });
 
 test('finetune-self on a 12-slice thick series reports held-out loss before/after', async () => {
@@ -107,11 +128,15 @@ test(`export to ONNX with metadata, and PyTorch vs onnxruntime-node parity${tta 
 });
 
 test('the shipped model is present, small, and documents itself', async () => {
-  const path = new URL('../../models/interslice-v2.onnx', import.meta.url);
+  const path = new URL(`../../${SHIPPED_MODEL}`, import.meta.url);
   const st = await stat(path);
   assert.ok(st.size < 20e6);
   const meta = readOnnxMetadata(await readFile(path));
   assert.ok(Number(meta.parameters) <= 5e6);
-  assert.deepEqual(JSON.parse(meta.stages!).map((s: { stage: string }) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self']);
+  // interslice-v3: v2's three stages, then stage 2 continued in two runs on broader MR (training/rebuild.sh)
+  const stages = JSON.parse(meta.stages!) as { stage: string; data: string[] }[];
+  assert.deepEqual(stages.map((s) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self', 'finetune-mr', 'finetune-mr']);
+  // the evaluation volumes never enter training
+  for (const s of stages) for (const d of s.data) assert.doesNotMatch(d, /prisma|studyforrest|stroke/, `${s.stage} trained on ${d}`);
   assert.match(meta.output_kind ?? '', /INTERPOLATED/);
 });

@@ -12,10 +12,11 @@ import type { Interpolator, Stack, VolumeF32 } from '../../src/core/types.js';
 import { createModelInterpolator, type ModelInterpolator } from '../../src/interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
 import { StackAdapter } from '../../src/pipeline/adapt-stack.js';
+import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 import type { ContentSource } from '../../src/pipeline/content-key.js';
 import { captureLog } from '../receive/log-capture.js';
 
-const MODEL = fileURLToPath(new URL('../../models/interslice-v2.onnx', import.meta.url));
+const MODEL = fileURLToPath(new URL(`../../${SHIPPED_MODEL}`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'interslice-adapt-cache-'));
 const storage = join(dir, 'var');
 let model: ModelInterpolator;

@@ -1,4 +1,4 @@
-// The learned model's ONNX metadata (models/interslice-v2.onnx, built by training/), read
+// The learned model's ONNX metadata (the shipped one: model/shipped.ts; built by training/), read
 // without a protobuf library. Inference itself is src/interpolate/engine (ModelSession); the
 // model's inputs are intensity-normalised as metadata.normalisation says.
 export interface ModelMetadata {
