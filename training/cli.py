@@ -42,6 +42,9 @@ def main(argv=None):
     p.add_argument("--p-dark", type=float, default=0.1, help="share of mostly-background target patches kept")
     p.add_argument("--magnitude-noise", action="store_true",
                    help="noise as in a magnitude image (Rician floor in the background) instead of zero-mean Gaussian")
+    p.add_argument("--noise-first", action="store_true",
+                   help="thick inputs: noise on the thin slices before the slab average, so the slabs share the target's noise")
+    p.add_argument("--ssim-weight", type=float, default=0.0, help="loss = Charbonnier + this x (1 - SSIM), 7x7 window")
 
     p = sub.add_parser("finetune-self", help="stage 3: self-supervised on the target thick-slice data")
     p.add_argument("--init", required=True)

@@ -143,11 +143,12 @@ class MRSampler:
     """Slice triplets along all three axes of high-resolution volumes with random gaps."""
 
     def __init__(self, paths, resolutions=(1.0, 1.5, 2.0, 2.5, 3.0), max_gap=6, p_thick=0.25,
-                 p_noise=0.5, p_dark=0.1, magnitude_noise=False, log=print):
+                 p_noise=0.5, p_dark=0.1, magnitude_noise=False, noise_first=False, log=print):
         """p_dark: share of patches whose target is mostly background that are kept (the rest are
         drawn again). magnitude_noise: noise is added as in a magnitude image (Rician: |x + n1 + i n2|,
         each slice its own draw), so background becomes a positive noise floor as in real scans,
-        instead of zero-mean Gaussian noise around an exactly zero background."""
+        instead of zero-mean Gaussian noise around an exactly zero background. noise_first: for thick
+        inputs, noise is added to the thin slices before the slab average (else to the slabs)."""
         self.vols = []
         for p in paths:
             for vol, sp, label in find_volumes(p):
@@ -167,6 +168,22 @@ class MRSampler:
         self.p_noise = p_noise
         self.p_dark = p_dark
         self.magnitude_noise = magnitude_noise
+        self.noise_first = noise_first
+
+    def _photometric(self, rng, tri):
+        """Gamma, scale and noise (one draw of each per sample; the noise independent per slice)."""
+        if rng.random() < 0.5:
+            gam = float(np.exp(rng.uniform(-0.3, 0.3)))
+            tri = np.clip(tri, 0, None) ** gam
+        tri = tri * float(rng.uniform(0.85, 1.15))
+        if rng.random() < self.p_noise:
+            sd = rng.uniform(0, 0.03)
+            if self.magnitude_noise:
+                tri = np.sqrt((np.clip(tri, 0, None) + rng.normal(0, sd, tri.shape)) ** 2
+                              + rng.normal(0, sd, tri.shape) ** 2).astype(np.float32)
+            else:
+                tri = tri + rng.normal(0, sd, tri.shape).astype(np.float32)
+        return tri
 
     def sample(self, rng, n, patch):
         S, T = [], []
@@ -185,22 +202,20 @@ class MRSampler:
                 continue
             pi, qi = context_indices(i, g, 0, S_)
             if rng.random() < self.p_thick:
-                sub = vv[:, y:y + ph, x:x + pw]
-                ins = [slab(sub, k, g) for k in (pi, i, i + g, qi)]
+                if self.noise_first:
+                    # the thin slices the slabs span get the intensity changes and the noise first, so a thick
+                    # input shares the noise of the target slice it contains (as in the evaluation's thick variant)
+                    lo = max(0, min(pi, i) - g // 2); hi = min(S_, max(qi, i + g) + g // 2 + 1)
+                    sub = self._photometric(rng, vv[lo:hi, y:y + ph, x:x + pw].astype(np.float32))
+                    ins = [slab(sub, k - lo, g) for k in (pi, i, i + g, qi)]
+                    tri = np.stack([ins[0], ins[1], sub[i + j - lo], ins[2], ins[3]]).astype(np.float32)
+                else:
+                    sub = vv[:, y:y + ph, x:x + pw]
+                    ins = [slab(sub, k, g) for k in (pi, i, i + g, qi)]
+                    tri = self._photometric(rng, np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32))
             else:
                 ins = [vv[k, y:y + ph, x:x + pw] for k in (pi, i, i + g, qi)]
-            tri = np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32)
-            if rng.random() < 0.5:
-                gam = float(np.exp(rng.uniform(-0.3, 0.3)))
-                tri = np.clip(tri, 0, None) ** gam
-            tri = tri * float(rng.uniform(0.85, 1.15))
-            if rng.random() < self.p_noise:
-                sd = rng.uniform(0, 0.03)
-                if self.magnitude_noise:
-                    tri = np.sqrt((np.clip(tri, 0, None) + rng.normal(0, sd, tri.shape)) ** 2
-                                  + rng.normal(0, sd, tri.shape) ** 2).astype(np.float32)
-                else:
-                    tri = tri + rng.normal(0, sd, tri.shape).astype(np.float32)
+                tri = self._photometric(rng, np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32))
             tri = augment(rng, tri)
             t = j / g
             if rng.random() < 0.5:

@@ -23,12 +23,16 @@ nice -n 10 $PY -m training finetune-self --init $RUNS/s2/model.pt \
   --out $RUNS/s3 --steps 300 --minutes 7 --seed 0
 # (interslice-v2 was exported here: $PY -m training export --ckpt $RUNS/s3/model.pt --out models/interslice-v2.onnx --version 2.0.0)
 # interslice-v3: stage 2 continued on broader real MR (the three volumes of ../shared/data/mr-3d/train plus ch2 and
-# ch2better; never ../shared/data/mr-3d/eval), in two runs (~12 and ~18 min): first with more slab-averaged inputs,
+# ch2better; never ../shared/data/mr-3d/eval), in three runs (~12, ~18 and ~15 min): first with more slab-averaged inputs,
 # then with more still, magnitude (Rician) noise and more background patches (models/MODEL_CARD.md says why)
 TR=../shared/data/mr-3d/train
 nice -n 10 $PY -m training finetune-mr --init $RUNS/s3/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
   --p-thick 0.5 --out $RUNS/s2b --steps 2000 --batch 12 --patch 128 --lr 1e-4 --seed 0
 nice -n 10 $PY -m training finetune-mr --init $RUNS/s2b/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
   --p-thick 0.6 --p-dark 0.3 --magnitude-noise --out $RUNS/s2c --steps 3000 --batch 12 --patch 128 --lr 1e-4 --seed 0
-$PY -m training export --ckpt $RUNS/s2c/model.pt --out models/interslice-v3.onnx --version 3.0.0
-cp $RUNS/s2c/model.pt models/interslice-v3.pt
+# third run (~15 min): slab inputs get their noise before the slab average, and an SSIM term in the loss
+nice -n 10 $PY -m training finetune-mr --init $RUNS/s2c/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
+  --p-thick 0.6 --p-dark 0.3 --magnitude-noise --noise-first --ssim-weight 0.2 --out $RUNS/s2d --steps 2000 --batch 12 \
+  --patch 128 --lr 5e-5 --seed 0
+$PY -m training export --ckpt $RUNS/s2d/model.pt --out models/interslice-v3.onnx --version 3.0.0
+cp $RUNS/s2d/model.pt models/interslice-v3.pt

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .model import build, count_params
-from .util import Logger, seed_all, device, save_ckpt, load_ckpt, charbonnier
+from .util import Logger, seed_all, device, save_ckpt, load_ckpt, charbonnier, ssim_loss
 from .data import VideoSampler, MRSampler, SelfSampler, keep_slices
 from .volumes import find_volumes
 
@@ -40,6 +40,8 @@ def train_loop(model, sampler, args, log, stage, history, val=None, rng=None):
         a, b, gt, t, p, q = _tensors(sampler.sample(rng, args.batch, args.patch), dev)
         out = model(a, b, t, p, q)
         loss = charbonnier(out, gt)
+        if getattr(args, "ssim_weight", 0):
+            loss = loss + args.ssim_weight * ssim_loss(out, gt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -97,7 +99,7 @@ def _val_fn(batches):
     return f
 
 
-def _train_and_save(args, stage, model, cfg, history, log, rng, sampler, data_paths, val_batches, val_note=""):
+def _train_and_save(args, stage, model, cfg, history, log, rng, sampler, data_paths, val_batches, val_note="", record=None):
     """The supervised stages' common tail: a fixed validation set, the training loop, the
     stage record in the checkpoint's config, the checkpoint."""
     vrng = np.random.default_rng(args.seed + 1000)
@@ -105,7 +107,7 @@ def _train_and_save(args, stage, model, cfg, history, log, rng, sampler, data_pa
     log("val L1 before %.5f%s" % (val(model), val_note))
     n = train_loop(model, sampler, args, log, stage, history, val=val, rng=rng)
     cfg["stages"].append({"stage": stage, "data": [os.path.basename(os.path.normpath(p)) for p in data_paths],
-                          "steps": n, "batch": args.batch, "patch": args.patch, "seed": args.seed})
+                          "steps": n, "batch": args.batch, "patch": args.patch, "seed": args.seed, **(record or {})})
     save_ckpt(os.path.join(args.out, "model.pt"), model.cpu(), cfg, history)
     log("saved %s" % os.path.join(args.out, "model.pt"))
 
@@ -122,8 +124,11 @@ def finetune_mr(args):
     model, cfg, history, log, rng = _start(args, "finetune-mr")
     sampler = MRSampler(args.mr, resolutions=[float(r) for r in args.resolutions.split(",")],
                         max_gap=args.max_gap, p_thick=args.p_thick,
-                        p_dark=args.p_dark, magnitude_noise=args.magnitude_noise, log=log)
-    _train_and_save(args, "finetune-mr", model, cfg, history, log, rng, sampler, args.mr, val_batches=4)
+                        p_dark=args.p_dark, magnitude_noise=args.magnitude_noise,
+                        noise_first=args.noise_first, log=log)
+    _train_and_save(args, "finetune-mr", model, cfg, history, log, rng, sampler, args.mr, val_batches=4,
+                    record={k: getattr(args, k) for k in ("lr", "resolutions", "p_thick", "p_dark", "magnitude_noise",
+                                                          "noise_first", "ssim_weight")})
 
 
 def finetune_self(args):

@@ -55,3 +55,15 @@ def load_ckpt(path, map_location="cpu"):
 
 def charbonnier(x, y, eps=1e-3):
     return torch.sqrt((x - y) ** 2 + eps * eps).mean()
+
+
+def ssim_loss(x, y, R=1.0, win=7):
+    """1 - mean SSIM (the protocol's 7x7 uniform window, K1 0.01, K2 0.03, data range R; no border
+    crop) of two batches [N,1,H,W]: differentiable, for training."""
+    f = lambda z: torch.nn.functional.avg_pool2d(z, win, 1)
+    ux, uy = f(x), f(y)
+    cn = win * win / (win * win - 1.0)
+    vx = cn * (f(x * x) - ux * ux); vy = cn * (f(y * y) - uy * uy); vxy = cn * (f(x * y) - ux * uy)
+    C1 = (0.01 * R) ** 2; C2 = (0.03 * R) ** 2
+    S = ((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux * ux + uy * uy + C1) * (vx + vy + C2))
+    return 1.0 - S.mean()

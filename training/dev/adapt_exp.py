@@ -2,7 +2,7 @@
 the base model and of the adapted model (adapted on the kept slices only), and what the guard
 decided. Prints one JSON line per case.
 
-/usr/bin/python3 -m training.dev.adapt_exp --model models/interslice-v2.pt --vol V --drop 4 [--thick] [--steps ..]
+/usr/bin/python3 -m training.dev.adapt_exp --model models/interslice-v3.pt --vol V --drop 4 [--thick] [--steps ..]
 """
 import argparse
 import json
@@ -17,7 +17,7 @@ from ..volumes import load_volume
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="models/interslice-v2.pt")
+    ap.add_argument("--model", default="models/interslice-v3.pt")
     ap.add_argument("--vol", action="append", required=True)
     ap.add_argument("--drop", type=int, action="append", required=True)
     ap.add_argument("--thick", action="store_true")

@@ -31,7 +31,7 @@ def proxies(model, kept, k):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", action="append", required=True)
-    ap.add_argument("--model", default="models/interslice-v2.pt")
+    ap.add_argument("--model", default="models/interslice-v3.pt")
     a = ap.parse_args()
     torch.set_num_threads(2)
     base = load_model(a.model)
