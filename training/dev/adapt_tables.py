@@ -32,14 +32,16 @@ if a.zeroshot:
         cells = []
         for lab in labels:
             g = row[lab]['psnr'] - max(L[0], C[0])
-            gains.setdefault((lab, var(r0)), []).append(g)
+            gains.setdefault((lab, var(r0)), []).append((g, row[lab]['ssim'] > max(L[1], C[1])))
             cells.append('%+.2f dB; %s' % (g, 'yes' if row[lab]['ssim'] > max(L[1], C[1]) else '**no**'))
         P('| %s | %s | %.2f / %.4f | %.2f / %.4f | ' % (name(r0), var(r0), L[0], L[1], C[0], C[1]) +
           ' | '.join('%.2f / %.4f' % (row[lab]['psnr'], row[lab]['ssim']) for lab in labels) + ' | ' + ' -> '.join(cells) + ' |')
     P('')
     for lab in labels:
         P('Mean gain over the best classical method, %s: ' % lab + '; '.join(
-            '%s %+.2f dB (worst %+.2f)' % (v, sum(g) / len(g), min(g)) for (l, v), g in sorted(gains.items()) if l == lab) + '.')
+            '%s %+.2f dB (worst %+.2f; SSIM above both on %d/%d)' % (v, sum(x[0] for x in g) / len(g), min(x[0] for x in g),
+                                                                  sum(x[1] for x in g), len(g))
+            for (l, v), g in sorted(gains.items()) if l == lab) + '.')
     P('')
 
 
