@@ -50,38 +50,73 @@ def shrink_inplane(K, f):
     return K[:, :H2 * f, :W2 * f].reshape(n, H2, f, W2, f).mean(axis=(2, 4)).astype(np.float32)
 
 
-def _batch(K, items, lo_hi):
-    a, b, g, p, q = [], [], [], [], []
-    for i, (lo, hi) in zip(items, lo_hi):
+def skip_one_tuples(lo, hi):
+    """The skip-one task inside [lo, hi) as (a, b, p, q, target, t) indices into K (inputs and
+    target from the same stack)."""
+    out = []
+    for i in skip_one(lo, hi):
         pi, qi = context_indices(i, 2, lo, hi)  # the skip-one gap is 2 slices
-        a.append(K[i]); g.append(K[i + 1]); b.append(K[i + 2]); p.append(K[pi]); q.append(K[qi])
-    f = lambda x: torch.from_numpy(np.ascontiguousarray(np.stack(x), dtype=np.float32))[:, None]
-    return f(a), f(b), f(g), torch.full((len(items),), 0.5), f(p), f(q)
+        out.append((i, i + 2, pi, qi, i + 1, 0.5))
+    return out
+
+
+def coarse_stack(K):
+    """Averages of neighbouring slice pairs, C[j] = (K[2j] + K[2j+1]) / 2: slabs twice as thick at
+    twice the spacing, centred at 2j + 0.5."""
+    m = len(K) // 2
+    return ((K[0:2 * m:2] + K[1:2 * m:2]) * 0.5).astype(np.float32)
+
+
+def coarse_tuples(lo, hi, n):
+    """The coarse task for C-indices [lo, hi): inputs C[j], C[j+1] (centres 2j+0.5, 2j+2.5),
+    targets the acquired slices K[2j+1] (t = 0.25) and K[2j+2] (t = 0.75). The target is half as
+    thick as the inputs: sharper than them, as at inference, where the skip-one target of a thick
+    stack is as thick as its inputs."""
+    out = []
+    for j in range(lo, hi - 1):
+        pj, qj = context_indices(j, 1, lo, hi)
+        for tgt, t in ((2 * j + 1, 0.25), (2 * j + 2, 0.75)):
+            if tgt < n:
+                out.append((j, j + 1, pj, qj, tgt, t))
+    return out
+
+
+def _batch_t(Kin, Kt, tuples):
+    f = lambda idx, A: torch.from_numpy(np.ascontiguousarray(np.stack([A[i] for i in idx]), dtype=np.float32))[:, None]
+    cols = list(zip(*tuples))
+    return (f(cols[0], Kin), f(cols[1], Kin), f(cols[4], Kt), torch.tensor(cols[5], dtype=torch.float32),
+            f(cols[2], Kin), f(cols[3], Kin))
 
 
 @torch.no_grad()
-def heldout_score(model, K, v0, v1):
+def score_tuples(model, Kin, Kt, tuples):
     """PSNR (over all voxels, data range 1 after normalisation, clipped to [0, 1]) and mean SSIM
-    of the skip-one reconstructions of the held-out block."""
+    of the reconstructions of `tuples`' targets."""
     model.eval()
-    idx = skip_one(v0, v1)
     se = 0.0; cnt = 0; ss = []
-    for s in range(0, len(idx), 8):
-        ch = idx[s:s + 8]
-        a, b, g, t, p, q = _batch(K, ch, [(v0, v1)] * len(ch))
+    for s in range(0, len(tuples), 8):
+        a, b, g, t, p, q = _batch_t(Kin, Kt, tuples[s:s + 8])
         y = model(a, b, t, p, q).clamp(0, 1).numpy()[:, 0]
         gt = g.clamp(0, 1).numpy()[:, 0]
         se += float(((y - gt) ** 2).sum()); cnt += gt.size
-        ss += [ssim2d(gt[m], y[m], 1.0) for m in range(len(ch))]
+        ss += [ssim2d(gt[m], y[m], 1.0) for m in range(len(y))]
     mse = se / max(cnt, 1)
     return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"), float(np.mean(ss))
 
 
+def heldout_score(model, K, v0, v1):
+    """The skip-one task's score on the held-out block [v0, v1)."""
+    return score_tuples(model, K, K, skip_one_tuples(v0, v1))
+
+
 def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
-          min_gain_db=0.1, min_ssim_gain=0.002, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print):
+          min_gain_db=0.1, min_ssim_gain=0.002, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print,
+          task="skip-one"):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
-    kept or not -- the last for validating the guard against truth)."""
+    kept or not -- the last for validating the guard against truth).
+    task: "skip-one" (the node's) or "coarse" (coarse_tuples: an experiment for thick stacks,
+    training/dev/adapt_exp --task coarse)."""
     t0 = time.time()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -90,16 +125,20 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         K = shrink_inplane(K, shrink)
     n, H, W = K.shape
     report = {"slices": int(n), "kept": False, "steps": 0}
-    if n < 9:
-        report["reason"] = "too few slices to hold a block out (%d < 9)" % n
+    Kin = coarse_stack(K) if task == "coarse" else K
+    tuples_in = (lambda lo, hi: coarse_tuples(lo, hi, n)) if task == "coarse" else skip_one_tuples
+    m_in = len(Kin)
+    if m_in < 9:
+        report["reason"] = "too few slices to hold a block out (%d < 9)" % m_in
         return model, report, model
-    v0, v1 = split_blocks(n, val_frac)
-    train_ranges = [r for r in ((0, v0), (v1, n)) if r[1] - r[0] >= 3]
-    items = [(i, r) for r in train_ranges for i in skip_one(*r)]
+    v0, v1 = split_blocks(m_in, val_frac)
+    train_ranges = [r for r in ((0, v0), (v1, m_in)) if r[1] - r[0] >= 3]
+    items = [x for r in train_ranges for x in tuples_in(*r)]
     if not items:
         report["reason"] = "no training triplets outside the held-out block"
         return model, report, model
-    before = heldout_score(model, K, v0, v1)
+    held = tuples_in(v0, v1)
+    before = score_tuples(model, Kin, K, held)
     m = copy.deepcopy(model)
     params = [p for name, p in m.named_parameters() if train == "all" or any(name.startswith(x) for x in train.split(","))]
     for name, p in m.named_parameters():
@@ -111,8 +150,7 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     step = 0
     for step in range(1, steps + 1):
         pick = rng.integers(0, len(items), batch)
-        sel = [items[k] for k in pick]
-        a, b, g, t, p, q = _batch(K, [i for i, _ in sel], [r for _, r in sel])
+        a, b, g, t, p, q = _batch_t(Kin, K, [items[k] for k in pick])
         y0 = int(rng.integers(0, H - ph + 1)); x0 = int(rng.integers(0, W - pw + 1))
         crop = lambda z: z[..., y0:y0 + ph, x0:x0 + pw]
         a, b, g, p, q = map(crop, (a, b, g, p, q))
@@ -130,13 +168,13 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         if time.time() - t0 > seconds:
             break
     m.eval()
-    after = heldout_score(m, K, v0, v1)
+    after = score_tuples(m, Kin, K, held)
     gain = after[0] - before[0]
     keep = gain >= min_gain_db and after[1] - before[1] >= min_ssim_gain
     report.update({"steps": step, "heldout": [int(v0), int(v1)], "psnr_before": before[0], "psnr_after": after[0],
                    "ssim_before": before[1], "ssim_after": after[1], "gain_db": gain, "kept": bool(keep),
-                   "seconds": round(time.time() - t0, 1),
-                   "reason": "held-out skip-one PSNR %+.3f dB, SSIM %+.4f" % (gain, after[1] - before[1])})
+                   "seconds": round(time.time() - t0, 1), **({"task": task} if task != "skip-one" else {}),
+                   "reason": "held-out %s PSNR %+.3f dB, SSIM %+.4f" % (task, gain, after[1] - before[1])})
     log("adapt: %d steps in %.1fs, held-out %.3f -> %.3f dB, SSIM %.4f -> %.4f: %s"
         % (step, report["seconds"], before[0], after[0], before[1], after[1], "kept" if keep else "base model kept"))
     return (m if keep else model), report, m
