@@ -201,20 +201,20 @@ class MRSampler:
             if gt.mean() < 0.05 and rng.random() < 1.0 - self.p_dark:
                 continue
             pi, qi = context_indices(i, g, 0, S_)
-            if rng.random() < self.p_thick:
-                if self.noise_first:
-                    # the thin slices the slabs span get the intensity changes and the noise first, so a thick
-                    # input shares the noise of the target slice it contains (as in the evaluation's thick variant)
-                    lo = max(0, min(pi, i) - g // 2); hi = min(S_, max(qi, i + g) + g // 2 + 1)
-                    sub = self._photometric(rng, vv[lo:hi, y:y + ph, x:x + pw].astype(np.float32))
-                    ins = [slab(sub, k - lo, g) for k in (pi, i, i + g, qi)]
-                    tri = np.stack([ins[0], ins[1], sub[i + j - lo], ins[2], ins[3]]).astype(np.float32)
-                else:
+            thick = rng.random() < self.p_thick
+            if thick and self.noise_first:
+                # the thin slices the slabs span get the intensity changes and the noise first, so a thick
+                # input shares the noise of the target slice it contains (as in the evaluation's thick variant)
+                lo = max(0, min(pi, i) - g // 2); hi = min(S_, max(qi, i + g) + g // 2 + 1)
+                sub = self._photometric(rng, vv[lo:hi, y:y + ph, x:x + pw].astype(np.float32))
+                ins = [slab(sub, k - lo, g) for k in (pi, i, i + g, qi)]
+                tri = np.stack([ins[0], ins[1], sub[i + j - lo], ins[2], ins[3]]).astype(np.float32)
+            else:
+                if thick:
                     sub = vv[:, y:y + ph, x:x + pw]
                     ins = [slab(sub, k, g) for k in (pi, i, i + g, qi)]
-                    tri = self._photometric(rng, np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32))
-            else:
-                ins = [vv[k, y:y + ph, x:x + pw] for k in (pi, i, i + g, qi)]
+                else:
+                    ins = [vv[k, y:y + ph, x:x + pw] for k in (pi, i, i + g, qi)]
                 tri = self._photometric(rng, np.stack([ins[0], ins[1], gt, ins[2], ins[3]]).astype(np.float32))
             tri = augment(rng, tri)
             t = j / g

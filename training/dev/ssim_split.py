@@ -1,5 +1,6 @@
 """Where does a model lose SSIM? Protocol SSIM (evaluate.ssim2d) split into background and
-foreground pixels of the truth, with the mean signed error and the error's local std in each.
+foreground pixels of the truth, each also split into its luminance and contrast-structure factors,
+with the mean signed error and the RMSE (both in units of R).
   python3 -m training.dev.ssim_split --vol V --drop 4 [--thick] --model label=path ..."""
 import argparse
 import json
