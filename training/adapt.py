@@ -88,15 +88,30 @@ def _batch_t(Kin, Kt, tuples):
             f(cols[2], Kin), f(cols[3], Kin))
 
 
+def profile_offsets(width, n=4):
+    """Midpoint offsets in t that sample a box slab `width` wide (t units) around a target's
+    centre; none for a thin target (width 0)."""
+    return [0.0] if width <= 0 else [width * ((j + 0.5) / n - 0.5) for j in range(n)]
+
+
+def predict(model, a, b, t, p, q, width=0.0):
+    """The model's slice at t, or, for a target acquired as a slab `width` wide (t units), the
+    mean of its thin slices across that slab: the acquired slice is compared with what a slab
+    through the model's output would show, so adapting on a thick stack does not teach the model
+    to output slabs."""
+    offs = profile_offsets(width)
+    return sum(model(a, b, t + o, p, q) for o in offs) / len(offs)
+
+
 @torch.no_grad()
-def score_tuples(model, Kin, Kt, tuples):
+def score_tuples(model, Kin, Kt, tuples, width=0.0):
     """PSNR (over all voxels, data range 1 after normalisation, clipped to [0, 1]) and mean SSIM
     of the reconstructions of `tuples`' targets."""
     model.eval()
     se = 0.0; cnt = 0; ss = []
     for s in range(0, len(tuples), 8):
         a, b, g, t, p, q = _batch_t(Kin, Kt, tuples[s:s + 8])
-        y = model(a, b, t, p, q).clamp(0, 1).numpy()[:, 0]
+        y = predict(model, a, b, t, p, q, width).clamp(0, 1).numpy()[:, 0]
         gt = g.clamp(0, 1).numpy()[:, 0]
         se += float(((y - gt) ** 2).sum()); cnt += gt.size
         ss += [ssim2d(gt[m], y[m], 1.0) for m in range(len(y))]
@@ -111,12 +126,18 @@ def heldout_score(model, K, v0, v1):
 
 def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
           min_gain_db=0.1, min_ssim_gain=0.002, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print,
-          task="skip-one"):
+          task="skip-one", thickness=None, max_thickness=None, profile=False):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
     kept or not -- the last for validating the guard against truth).
     task: "skip-one" (the node's) or "coarse" (coarse_tuples: an experiment for thick stacks,
-    training/dev/adapt_exp --task coarse)."""
+    training/dev/adapt_exp --task coarse).
+    thickness: the stack's slice thickness over its spacing (None: unknown).
+    max_thickness: when set, a stack thicker than this (or of unknown thickness) is not adapted:
+    its skip-one targets are slabs, and adapting on them lowered true PSNR on 9 of the 10 thick
+    evaluation cases, by up to 0.19 dB (models/MODEL_CARD.md, "Per-series adaptation").
+    profile: an experiment for thick stacks (training/dev/adapt_exp --profile): the target slab
+    spans thickness / 2 of the doubled gap and predictions are averaged across it (predict())."""
     t0 = time.time()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -124,7 +145,12 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     if shrink > 1:
         K = shrink_inplane(K, shrink)
     n, H, W = K.shape
-    report = {"slices": int(n), "kept": False, "steps": 0}
+    report = {"slices": int(n), "kept": False, "steps": 0, **({"thickness": round(thickness, 3)} if thickness is not None else {})}
+    if max_thickness is not None and (thickness is None or thickness > max_thickness):
+        report["reason"] = ("slice thickness unknown" if thickness is None else "slice thickness %.2f x the spacing, above %.2f"
+                            % (thickness, max_thickness)) + ": thick stacks are not adapted"
+        log("adapt: " + report["reason"])
+        return model, report, model
     Kin = coarse_stack(K) if task == "coarse" else K
     tuples_in = (lambda lo, hi: coarse_tuples(lo, hi, n)) if task == "coarse" else skip_one_tuples
     m_in = len(Kin)
@@ -138,7 +164,8 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         report["reason"] = "no training triplets outside the held-out block"
         return model, report, model
     held = tuples_in(v0, v1)
-    before = score_tuples(model, Kin, K, held)
+    width = thickness / 2.0 if profile and task == "skip-one" and thickness else 0.0
+    before = score_tuples(model, Kin, K, held, width)
     m = copy.deepcopy(model)
     params = [p for name, p in m.named_parameters() if train == "all" or any(name.startswith(x) for x in train.split(","))]
     for name, p in m.named_parameters():
@@ -158,7 +185,7 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
             a, b, g, p, q = [torch.flip(z, [-1]) for z in (a, b, g, p, q)]
         if rng.random() < 0.5:  # time reversal: the same task seen from the other side
             a, b, p, q = b, a, q, p
-        loss = charbonnier(m(a, b, t, p, q), g)
+        loss = charbonnier(predict(m, a, b, t, p, q, width), g)
         if l2sp:
             loss = loss + l2sp * sum(((x - r) ** 2).sum() for x, r in zip(params, ref))
         opt.zero_grad(set_to_none=True)
@@ -168,12 +195,13 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         if time.time() - t0 > seconds:
             break
     m.eval()
-    after = score_tuples(m, Kin, K, held)
+    after = score_tuples(m, Kin, K, held, width)
     gain = after[0] - before[0]
     keep = gain >= min_gain_db and after[1] - before[1] >= min_ssim_gain
     report.update({"steps": step, "heldout": [int(v0), int(v1)], "psnr_before": before[0], "psnr_after": after[0],
                    "ssim_before": before[1], "ssim_after": after[1], "gain_db": gain, "kept": bool(keep),
                    "seconds": round(time.time() - t0, 1), **({"task": task} if task != "skip-one" else {}),
+                   **({"profile_width": width} if width else {}),
                    "reason": "held-out %s PSNR %+.3f dB, SSIM %+.4f" % (task, gain, after[1] - before[1])})
     log("adapt: %d steps in %.1fs, held-out %.3f -> %.3f dB, SSIM %.4f -> %.4f: %s"
         % (step, report["seconds"], before[0], after[0], before[1], after[1], "kept" if keep else "base model kept"))
@@ -212,7 +240,8 @@ def adapt_series_cli(args):
     os.makedirs(args.out, exist_ok=True)
     # The export takes a few seconds: leave it that much of the budget.
     use, rep, adapted = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
-                              lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True))
+                              lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True),
+                              thickness=args.thickness, max_thickness=args.max_thickness)
     # Where the weights were trained (adapt() trains on the CPU tensors it builds, whatever GPU there is).
     rep["device"] = next(use.parameters()).device.type
     # --always-export: the weights the guard did not keep too (none when no step was trained).

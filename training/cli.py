@@ -85,6 +85,9 @@ def main(argv=None):
     p.add_argument("--version", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--thickness", type=float, default=None, help="the stack's slice thickness over its slice spacing")
+    p.add_argument("--max-thickness", type=float, default=None,
+                   help="do not adapt a stack thicker than this (or of unknown thickness): see training/adapt.py")
     p.add_argument("--always-export", action="store_true",
                    help="also write the adapted weights the guard did not keep, as adapted-not-kept.onnx "
                         "(for `interslice eval --adapt`, which validates the guard against truth)")

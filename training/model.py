@@ -164,31 +164,36 @@ def build(cfg):
                      refine=int(cfg.get("refine", 0)))
 
 
-def with_tta(net):
-    return TTA(net)
+def with_tta(net, modes=("hflip", "vflip", "rev")):
+    return TTA(net, modes)
 
 
 class TTA(nn.Module):
-    """Test-time augmentation wrapper: mean over identity, horizontal flip, vertical flip and the
-    time-reversed pair (b, a, 1-t). 4x the compute; exported as one graph when --tta is given."""
+    """Test-time augmentation wrapper: mean over the identity and `modes` -- "hflip", "vflip"
+    (the slices mirrored, the output mirrored back) and "rev" (the time-reversed pair b, a at
+    1 - t). (1 + len(modes))x the compute in one batch; exported as one graph when --tta is given."""
 
-    def __init__(self, net):
+    def __init__(self, net, modes=("hflip", "vflip", "rev")):
         super().__init__()
+        assert all(m in ("hflip", "vflip", "rev") for m in modes)
         self.net = net
-
-    @staticmethod
-    def _flip(x, dim):
-        return torch.flip(x, [dim])
+        self.modes = tuple(modes)
 
     def forward(self, a, b, t, p=None, q=None):
         n = a.shape[0]
         p = a if p is None else p
         q = b if q is None else q
-        A = torch.cat([a, self._flip(a, 3), self._flip(a, 2), b], 0)
-        B = torch.cat([b, self._flip(b, 3), self._flip(b, 2), a], 0)
-        P = torch.cat([p, self._flip(p, 3), self._flip(p, 2), q], 0)
-        Q = torch.cat([q, self._flip(q, 3), self._flip(q, 2), p], 0)
-        T = torch.cat([t, t, t, 1 - t], 0)
-        y = self.net(A, B, T, P, Q)
-        y0, y1, y2, y3 = y[:n], y[n:2 * n], y[2 * n:3 * n], y[3 * n:]
-        return (y0 + self._flip(y1, 3) + self._flip(y2, 2) + y3) * 0.25
+        dims = {"hflip": [3], "vflip": [2], "rev": []}
+        fl = lambda x, d: torch.flip(x, d) if d else x
+        A, B, P, Q, T = [a], [b], [p], [q], [t]
+        for m in self.modes:
+            d = dims[m]
+            if m == "rev":
+                A.append(b); B.append(a); P.append(q); Q.append(p); T.append(1 - t)
+            else:
+                A.append(fl(a, d)); B.append(fl(b, d)); P.append(fl(p, d)); Q.append(fl(q, d)); T.append(t)
+        y = self.net(torch.cat(A, 0), torch.cat(B, 0), torch.cat(T, 0), torch.cat(P, 0), torch.cat(Q, 0))
+        out = y[:n]
+        for j, m in enumerate(self.modes, 1):
+            out = out + fl(y[j * n:(j + 1) * n], dims[m])
+        return out / (1 + len(self.modes))

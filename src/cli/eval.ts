@@ -4,6 +4,7 @@
 // (or the methods --method lists), the model's gain over the better classical method and the mean.
 // --adapt: each row also adapts the model to that volume's kept slices with the node's per-series
 // trainer and scores it against truth (src/evaluate/adapt.ts).
+import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 import { ADAPT_MODULES, checkPython, python } from '../interpolate/adapt/python.js';
 import { formatEvalTable, runEval, runEvalTable, TABLE_METHODS, type EvalMethod } from '../evaluate/index.js';
 
@@ -19,6 +20,8 @@ export interface EvalCommandOptions {
   adaptSeconds?: number;
   /** the trainer's steps at most (default: the trainer's) */
   adaptSteps?: number;
+  /** kept slices thicker than this fraction of their spacing are not adapted (default: the node's) */
+  adaptMaxThickness?: number;
 }
 
 /** The trainer's budget per adaptation: generous, so that its step count, not the clock, ends it. */
@@ -50,6 +53,7 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
     ? {
         seconds: opts.adaptSeconds ?? EVAL_ADAPT_SECONDS,
         steps: opts.adaptSteps,
+        maxThickness: opts.adaptMaxThickness ?? ADAPT_MAX_THICKNESS_DEFAULT,
         // the trainer's summary line per adaptation, on stderr
         onLine: (line: string) => line.startsWith('adapt:') && console.error(line),
       }

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ALL_ROLES, parseRoles, type Role } from '../core/roles.js';
 import { SHIPPED_CHECKPOINT, SHIPPED_MODEL } from '../interpolate/model/shipped.js';
+import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -102,6 +103,7 @@ program
   .option('--adapt', 'also adapt the model to each volume\'s kept slices (the node\'s per-series trainer; needs Python and PyTorch) and report adapted vs zero-shot, the guard\'s decision and what the pipeline would deliver')
   .option('--adapt-seconds <n>', 'the trainer\'s budget per volume and factor with --adapt (default 120)', positiveNumber)
   .option('--adapt-steps <n>', 'the trainer\'s training steps at most with --adapt (default: the trainer\'s, 400)', positiveInteger)
+  .option('--adapt-max-thickness <r>', `with --adapt: kept slices thicker than this fraction of their spacing are not adapted, as in the node (default ${ADAPT_MAX_THICKNESS_DEFAULT}, pipeline.adaptMaxThickness's); kept slices are 1/n of their spacing thick, 1 with --thick`, positiveNumber)
   .option('--json', 'print JSON')
   .action(async (volumes: string[], opts) => {
     const { evalCommand } = await import('./eval.js');

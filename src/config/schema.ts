@@ -1,6 +1,7 @@
 // The configuration's shape, defaults and rules, validated once at start-up (zod).
 import { z } from 'zod';
 import { SHIPPED_MODEL } from '../interpolate/model/shipped.js';
+import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const aeTitle = z
   .string()
@@ -148,6 +149,9 @@ export const configSchema = z
         adapt: z.enum(['none', 'series', 'auto']).default(ADAPT_DEFAULT),
         // Wall-clock budget of one adaptation, export included; the trainer is killed at this + 45 s.
         adaptSeconds: z.number().min(1).max(3600).default(60),
+        // Stacks whose SliceThickness is more than this fraction of their slice spacing (or unknown)
+        // are not adapted: see ADAPT_MAX_THICKNESS_DEFAULT.
+        adaptMaxThickness: z.number().min(0).default(ADAPT_MAX_THICKNESS_DEFAULT),
         // An instance for a series whose job already finished: run the job again (a new derived
         // series that supersedes the first) or keep the instance and leave the output as it is.
         lateInstances: z.enum(['rederive', 'ignore']).default('rederive'),

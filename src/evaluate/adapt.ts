@@ -26,6 +26,8 @@ export interface AdaptEvalOptions {
   version?: string;
   /** Each line the trainer prints. */
   onLine?: (line: string) => void;
+  /** Kept slices thicker than this fraction of their spacing are not adapted, as in the node (undefined: no limit). */
+  maxThickness?: number;
 }
 
 export interface AdaptRow {
@@ -62,6 +64,9 @@ export async function adaptAndScore(vol: Volume, volume: string, factor: number,
       steps: o.steps,
       alwaysExport: true,
       onLine: o.onLine,
+      // keptSlices: a thin kept slice is 1/k of the kept spacing thick; a --thick one averages k slices, as thick as its spacing
+      thickness: thick ? 1 : 1 / k,
+      maxThickness: o.maxThickness,
     });
     const weights = join(dir, report.kept ? 'model.onnx' : NOT_KEPT_MODEL);
     // No weights: no step was trained (too few kept slices), the adapted model is the shipped one.

@@ -132,6 +132,7 @@ const signedPair = (x: Score) => [signed(x.psnr, 2), signed(x.ssim, 4)];
 
 /** The guard's decision in a cell: kept or not, with its held-out gain (or that nothing was trained). */
 function guardCell(g: AdaptRow['guard']): string {
+  if (!g.kept && g.steps === 0) return 'not applied';
   const verdict = g.kept ? 'kept' : 'not kept';
   return g.heldoutGainDb !== undefined ? `${verdict} ${signed(g.heldoutGainDb, 2)} dB` : `${verdict} (${g.steps} steps)`;
 }
@@ -169,7 +170,8 @@ export function formatEvalTable(t: EvalTable): string {
       ? [
           'model: the shipped model (zero-shot); adapted: the model adapted to the volume\'s kept slices only, whether or not the guard kept it;',
           'adapt gain: adapted minus zero-shot (true gain); guard: the trainer\'s held-out decision and gain; delivered: what the pipeline',
-          'gives (adapted when kept, else the shipped model) and its true gain over zero-shot.',
+          'gives (adapted when kept, else the shipped model) and its true gain over zero-shot. not applied: nothing trained (kept slices',
+          'thicker than --adapt-max-thickness of their spacing, or too few); adapted is then the shipped model.',
         ]
       : []),
     ...(t.model ? [`model: ${t.model}`] : []),

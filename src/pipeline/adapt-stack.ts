@@ -48,6 +48,8 @@ export interface StackAdapterOptions {
   method: Method;
   /** pipeline.adaptSeconds */
   seconds: number;
+  /** pipeline.adaptMaxThickness */
+  maxThickness: number;
   /** Trainer threads (pipeline.inferenceThreads, 0 = the machine's). */
   threads: number;
   storageDir: string;
@@ -57,6 +59,21 @@ export interface StackAdapterOptions {
   model(): ModelInterpolator | undefined;
   log: Logger;
   maxEntries?: number;
+}
+
+/**
+ * The stack's nominal slice thickness (the median over its slices of SliceThickness, per frame
+ * where the object has one) over its mean slice spacing; undefined when no slice states a
+ * thickness or the spacing is not positive.
+ */
+export function thicknessRatio(stack: Stack): number | undefined {
+  const t = stack.slices
+    .map((s) => s.instance.frames[s.frame]?.sliceThickness ?? s.instance.sliceThickness)
+    .filter((x): x is number => x !== undefined && Number.isFinite(x) && x > 0)
+    .sort((a, b) => a - b);
+  if (!t.length || !(stack.spacing.mean > 0)) return undefined;
+  const median = t.length % 2 ? t[(t.length - 1) / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+  return median / stack.spacing.mean;
 }
 
 /** The ModelInterpolator behind an interpolator (itself, or a reloadable holder's current one). */
@@ -133,7 +150,7 @@ export class StackAdapter {
     const model = this.o.model();
     if (!model || !(await this.checked).available) return plain;
     const { log } = this.o;
-    const key = adaptationKey({ stackId: stack.id, sources, softwareVersion: PACKAGE_VERSION, baseSha256: model.sha256, settings: `seconds:${this.o.seconds}` });
+    const key = adaptationKey({ stackId: stack.id, sources, softwareVersion: PACKAGE_VERSION, baseSha256: model.sha256, settings: `seconds:${this.o.seconds};maxThickness:${this.o.maxThickness}` });
     const entry = join(this.root, key.slice(0, 32));
     const started = Date.now();
     let outcome = await readEntry(entry);
@@ -165,7 +182,7 @@ export class StackAdapter {
     const started = Date.now();
     const work = join(this.tmp, `adapt-${randomUUID()}`);
     const threads = this.o.threads || availableParallelism();
-    log.info('adaptation started', { event: 'adapt-start', stackId: stack.id, slices: stack.slices.length, seconds: this.o.seconds, threads });
+    log.info('adaptation started', { event: 'adapt-start', stackId: stack.id, slices: stack.slices.length, seconds: this.o.seconds, threads, thickness: thicknessRatio(stack) });
     try {
       const { report, dir } = await adaptSeries({
         modelPath: model.path,
@@ -174,6 +191,8 @@ export class StackAdapter {
         seconds: this.o.seconds,
         threads,
         version: model.metadata.version,
+        thickness: thicknessRatio(stack),
+        maxThickness: this.o.maxThickness,
         onLine: (line) => log.debug('adaptation progress', { stackId: stack.id, line: line.slice(0, 300) }),
       });
       const wall = (Date.now() - started) / 1000;

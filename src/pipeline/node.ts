@@ -117,6 +117,7 @@ export async function startNode(
       mode: cfg.pipeline.adapt,
       method: baseInterpolator.method,
       seconds: cfg.pipeline.adaptSeconds,
+      maxThickness: cfg.pipeline.adaptMaxThickness,
       threads: cfg.pipeline.inferenceThreads,
       storageDir: dir,
       retentionMs: cfg.storage.retentionHours * 3_600_000,

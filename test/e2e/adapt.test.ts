@@ -193,7 +193,8 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
   let firstWork = '';
 
   it('adapts the stack, states the outcome in DerivationDescription and keys the UIDs on it', async (ctx) => {
-    const t = await startTestNode('real', 'method: model, adapt: series, adaptSeconds: 30', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
+    // ASL's 6 mm slices every 7.5 mm are 0.8 of their spacing, above the default limit (0.75): lifted here to train.
+    const t = await startTestNode('real', 'method: model, adapt: series, adaptSeconds: 30, adaptMaxThickness: 1', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
     firstWork = t.work;
     assert.equal((await adaptCheck(t)).event, 'adapt-available');
     const r = await readyz(t);
@@ -237,7 +238,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
   it('a re-run of the same stack reuses the cached result: no training, the same UIDs', async () => {
     assert.ok(first, 'the first run happened');
     // A fresh node (no registry, no derived files) with the first node's adaptation cache.
-    const t = await startTestNode('real-again', 'method: model, adapt: series, adaptSeconds: 30', { INTERSLICE_PYTHON: SYSTEM_PYTHON }, (dir) =>
+    const t = await startTestNode('real-again', 'method: model, adapt: series, adaptSeconds: 30, adaptMaxThickness: 1', { INTERSLICE_PYTHON: SYSTEM_PYTHON }, (dir) =>
       cpSync(join(firstWork, 'var', 'adapted'), join(dir, 'var', 'adapted'), { recursive: true }),
     );
     const again = await pushAndReceive(t, ASL);
@@ -246,6 +247,17 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     assert.equal(again.seriesInstanceUid, first.seriesInstanceUid);
     assert.deepEqual(again.sopInstanceUids, first.sopInstanceUids);
     assert.equal(again.description, first.description);
+    await stopTestNode(t);
+  });
+
+  it('the default limit: a thick stack (ASL, 6 mm every 7.5 mm) is not adapted, and the series says why', async () => {
+    const t = await startTestNode('real-thick', 'method: model, adapt: series, adaptSeconds: 30', { INTERSLICE_PYTHON: SYSTEM_PYTHON });
+    const d = await pushAndReceive(t, ASL);
+    const [done] = events(t, 'adapt-done');
+    assert.ok(done, `an adapt-done line; log tail:\n${t.node.raw().slice(-3000)}`);
+    assert.deepEqual([done.kept, done.steps], [false, 0]);
+    assert.ok(d.description.includes('; adaptation not applied (slice thickness 0.80 x the spacing, above 0.75: thick stacks are not adapted)); '), d.description);
+    if (plainAsl) assert.notEqual(d.seriesInstanceUid, plainAsl.seriesInstanceUid, 'the statement is part of the content: other UIDs');
     await stopTestNode(t);
   });
 });

@@ -78,7 +78,8 @@ test('eval --adapt --json: adapted vs zero-shot per row, recomputed independentl
 });
 
 test('eval --adapt --thick, as text: the existing columns, then adapted, its true gain, the guard and what is delivered', async () => {
-  const r = await evalCli([vol, '--factor', '2', '--model', MODEL, '--thick', '--adapt', '--adapt-steps', String(STEPS)], process.env, 300_000);
+  // --thick kept slices are as thick as their spacing: above the node's limit, so it is lifted here to train on them.
+  const r = await evalCli([vol, '--factor', '2', '--model', MODEL, '--thick', '--adapt', '--adapt-steps', String(STEPS), '--adapt-max-thickness', '1'], process.env, 300_000);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.match(lines[0], /^volume\s+factor\s+linear PSNR\s+linear SSIM\s+cubic PSNR\s+cubic SSIM\s+model PSNR\s+model SSIM\s+gain PSNR\s+gain SSIM\s+adapted PSNR\s+adapted SSIM\s+adapt gain PSNR\s+adapt gain SSIM\s+guard\s+delivered\s+delivered gain PSNR\s+delivered gain SSIM$/);
@@ -96,6 +97,18 @@ test('eval --adapt --thick, as text: the existing columns, then adapted, its tru
   assert.equal(mean[0], 'mean');
   assert.deepEqual(mean.slice(13, 15), [`${kept ? 1 : 0}/1 kept`, `${kept ? 1 : 0}/1 adapted`]);
   assert.equal(lines[3], '', 'the table ends after the mean line');
+});
+
+test('eval --adapt --thick with the node\'s limit: not applied, the shipped model delivered, the reason in the JSON', async () => {
+  const r = await evalCli([vol, '--factor', '2', '--model', MODEL, '--thick', '--adapt', '--adapt-steps', String(STEPS), '--json'], process.env, 300_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^adapt: slice thickness 1\.00 x the spacing, above 0\.75: thick stacks are not adapted$/m);
+  const [row] = (JSON.parse(r.stdout) as EvalTable).rows;
+  const a = row.adapt!;
+  assert.deepEqual([a.guard.kept, a.guard.steps, a.delivered], [false, 0, 'zero-shot']);
+  assert.equal(a.guard.reason, 'slice thickness 1.00 x the spacing, above 0.75: thick stacks are not adapted');
+  assert.deepEqual(a.adapted, a.zeroShot);
+  assert.deepEqual(a.deliveredGain, { psnr: 0, ssim: 0 });
 });
 
 test('eval --adapt without Python: one line naming what is missing, exit 2', async () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Interpolator, Stack, VolumeF32 } from '../../src/core/types.js';
 import { createModelInterpolator, type ModelInterpolator } from '../../src/interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
-import { StackAdapter } from '../../src/pipeline/adapt-stack.js';
+import { StackAdapter, thicknessRatio } from '../../src/pipeline/adapt-stack.js';
 import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 import type { ContentSource } from '../../src/pipeline/content-key.js';
 import { captureLog } from '../receive/log-capture.js';
@@ -23,7 +23,9 @@ let model: ModelInterpolator;
 let saved: string | undefined;
 
 const volume: VolumeF32 = { rows: 4, columns: 4, slices: Array.from({ length: 9 }, (_, i) => new Float32Array(16).fill(i)), distances: Array.from({ length: 9 }, (_, i) => 5 * i) };
-const stack = (id: string) => ({ id, slices: volume.slices }) as unknown as Stack;
+// 1 mm slices every 5 mm (thickness 0.2 of the spacing): thin enough to be adapted.
+const stack = (id: string) =>
+  ({ id, slices: volume.slices.map(() => ({ instance: { sliceThickness: 1, frames: [{ frame: 0 }] }, frame: 0 })), spacing: { mean: 5 } }) as unknown as Stack;
 const sources = (tag: string): ContentSource[] => [{ sopInstanceUid: `1.2.3.${tag}`, frame: 0, rescaleSlope: 1, rescaleIntercept: 0, instanceSha256: tag }];
 
 describe('the adaptation cache', () => {
@@ -32,7 +34,7 @@ describe('the adaptation cache', () => {
     writeFileSync(join(dir, 'python3'), [
       '#!/bin/sh',
       `if [ "$1" = "-c" ]; then echo 'INTERSLICE-CHECK {}'; exit 0; fi`,
-      `echo run >> ${dir}/runs`,
+      `echo "run $*" >> ${dir}/runs`,
       'out=""; while [ $# -gt 0 ]; do if [ "$1" = "--out" ]; then out="$2"; fi; shift; done',
       'mkdir -p "$out"',
       `if [ "$(cat ${dir}/mode)" = fail ]; then exit 2; fi`,
@@ -56,7 +58,7 @@ describe('the adaptation cache', () => {
 
   it('trains once per stack content, reuses it after, remembers a failure, and stays within its bounds', async () => {
     const { log, lines } = captureLog();
-    const adapter = new StackAdapter({ mode: 'series', method: 'model', seconds: 5, threads: 1, storageDir: storage, retentionMs: 3_600_000, model: () => model, log, maxEntries: 3 });
+    const adapter = new StackAdapter({ mode: 'series', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 3_600_000, model: () => model, log, maxEntries: 3 });
     assert.equal((await adapter.ready()).available, true);
     // An entry nobody used for two hours: older than the retention.
     mkdirSync(join(storage, 'adapted', 'stale'), { recursive: true });
@@ -69,6 +71,7 @@ describe('the adaptation cache', () => {
     assert.equal(a1.interpolator.adaptation, 'adaptation tried, not kept (held-out -0.10 dB)');
     assert.notEqual(a1.interpolator.contentId, model.contentId);
     assert.equal(runs(), 1);
+    assert.match(readFileSync(join(dir, 'runs'), 'utf8'), / --thickness 0\.2000 --max-thickness 0\.75( |$)/m, 'the stack\'s thickness and the limit go to the trainer');
     assert.ok(!entries().includes('stale'), 'an entry unused for longer than the retention is removed');
 
     const a2 = await adapter.forStack(base, stack('A'), sources('a'), async () => volume);
@@ -92,11 +95,32 @@ describe('the adaptation cache', () => {
 
   it('pipeline.adapt none, or no model: nothing is tried', async () => {
     const { log } = captureLog();
-    const none = new StackAdapter({ mode: 'none', method: 'model', seconds: 5, threads: 1, storageDir: storage, retentionMs: 0, model: () => model, log });
+    const none = new StackAdapter({ mode: 'none', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, model: () => model, log });
     assert.deepEqual(await none.ready(), { ok: true, mode: 'none', available: false, reason: 'not configured (pipeline.adapt: none)' });
     const r = await none.forStack(model, stack('Z'), sources('z'), async () => volume);
     assert.equal(r.interpolator, model);
-    const cubic = new StackAdapter({ mode: 'series', method: 'cubic', seconds: 5, threads: 1, storageDir: storage, retentionMs: 0, model: () => undefined, log });
+    const cubic = new StackAdapter({ mode: 'series', method: 'cubic', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, model: () => undefined, log });
     assert.match(String((await cubic.ready()).reason), /pipeline\.method is cubic: adaptation applies to the learned model only/);
+  });
+});
+
+describe('thicknessRatio: the stack\'s slice thickness over its spacing (what pipeline.adaptMaxThickness is compared with)', () => {
+  const withSlices = (thick: (number | undefined)[], perFrame: (number | undefined)[] = [], mean = 7.5) =>
+    ({
+      slices: thick.map((t, i) => ({ instance: { sliceThickness: t, frames: [{ frame: 0, sliceThickness: perFrame[i] }] }, frame: 0 })),
+      spacing: { mean },
+    }) as unknown as Stack;
+  it('the median of the slices\' SliceThickness over the mean spacing', () => {
+    assert.equal(thicknessRatio(withSlices([6, 6, 6])), 0.8);
+    assert.equal(thicknessRatio(withSlices([5, 6, 9, 6])), 0.8, 'an even count: the mean of the middle two');
+    assert.equal(thicknessRatio(withSlices([1, 1, 1], [], 4)), 0.25);
+  });
+  it('a frame\'s own thickness (enhanced objects) before the instance\'s; missing or non-positive ones are ignored', () => {
+    assert.equal(thicknessRatio(withSlices([undefined, undefined, 9], [3, 3, undefined], 6)), 0.5);
+    assert.equal(thicknessRatio(withSlices([0, 6, undefined])), 0.8);
+  });
+  it('unknown when no slice states a thickness or the spacing is not positive', () => {
+    assert.equal(thicknessRatio(withSlices([undefined, undefined])), undefined);
+    assert.equal(thicknessRatio(withSlices([6, 6], [], 0)), undefined);
   });
 });

@@ -65,6 +65,14 @@ describe('the per-series trainer, seen from the node', () => {
     assert.match(readFileSync(`${py}.args`, 'utf8'), / --version 2\.0\.0 --steps 20 --always-export\n$/);
   });
 
+  it('passes the stack\'s thickness over its spacing and the limit when they are known', async () => {
+    const py = stand('thick', `printf '{"kept": false, "reason": "r", "steps": 0}' > "$out/report.json"`);
+    await run(py, join(dir, 'model.onnx'), { thickness: 0.8, maxThickness: 0.75 });
+    assert.match(readFileSync(`${py}.args`, 'utf8'), / --version 2\.0\.0 --thickness 0\.8000 --max-thickness 0\.75\n$/);
+    await run(py, join(dir, 'model.onnx'), { maxThickness: 0.75 });
+    assert.match(readFileSync(`${py}.args`, 'utf8'), / --version 2\.0\.0 --max-thickness 0\.75\n$/, 'unknown thickness: the limit alone (the trainer refuses)');
+  });
+
   it('starts from the PyTorch checkpoint beside the model when there is one', () => {
     assert.equal(baseCheckpoint(join(dir, 'model.onnx')), join(dir, 'model.onnx'));
     writeFileSync(join(dir, 'model.pt'), 'pt');
@@ -85,8 +93,9 @@ describe('the per-series trainer, seen from the node', () => {
     assert.equal(adaptationNote(parseReport('{"kept": true, "steps": 40, "gain_db": 0.214, "reason": "x"}')),
       'adapted to this series (self-supervised on its own slices, 40 steps, held-out +0.21 dB)');
     assert.equal(adaptationNote(parseReport('{"kept": false, "steps": 40, "gain_db": -0.0249, "reason": "x"}')), 'adaptation tried, not kept (held-out -0.02 dB)');
+    // No step trained: nothing was tried.
     assert.equal(adaptationNote(parseReport('{"kept": false, "steps": 0, "reason": "too few slices to hold a block out (8 < 9)"}')),
-      'adaptation tried, not kept (too few slices to hold a block out (8 < 9))');
+      'adaptation not applied (too few slices to hold a block out (8 < 9))');
     assert.throws(() => parseReport('{"kept": true, "steps": 3}'), /without a held-out "gain_db"/);
   });
 });

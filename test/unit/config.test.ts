@@ -65,21 +65,24 @@ describe('configuration', () => {
     assert.ok(p.some((x) => /bogus/.test(x)), p.join('\n'));
   });
 
-  it('pipeline.adapt and pipeline.adaptSeconds: defaults, values, and what a bad one says', () => {
+  it('pipeline.adapt, adaptSeconds and adaptMaxThickness: defaults, values, and what a bad one says', () => {
     const { config } = loadConfig(DEFAULT, {});
     assert.equal(config.pipeline.adapt, ADAPT_DEFAULT);
     assert.equal(config.pipeline.adapt, 'none');
     assert.equal(config.pipeline.adaptSeconds, 60);
+    assert.equal(config.pipeline.adaptMaxThickness, 0.75);
+    assert.equal(loadConfig(DEFAULT, { INTERSLICE__PIPELINE__ADAPTMAXTHICKNESS: '1.5' }).config.pipeline.adaptMaxThickness, 1.5);
     for (const mode of ['none', 'series', 'auto'] as const) {
       const c = loadConfig(DEFAULT, { INTERSLICE__PIPELINE__ADAPT: mode, INTERSLICE__PIPELINE__ADAPTSECONDS: '20' }).config;
       assert.equal(c.pipeline.adapt, mode);
       assert.equal(c.pipeline.adaptSeconds, 20);
     }
     const file = join(dir, 'bad-adapt.yaml');
-    writeFileSync(file, 'pipeline: { adapt: always, adaptSeconds: 0 }\n');
+    writeFileSync(file, 'pipeline: { adapt: always, adaptSeconds: 0, adaptMaxThickness: -1 }\n');
     const p = problems(() => loadConfig(file, {}));
     assert.ok(p.some((x) => x.startsWith('pipeline.adapt:') && /none/.test(x) && /series/.test(x) && /auto/.test(x)), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('pipeline.adaptSeconds:') && />=\s*1/.test(x)), p.join('\n'));
+    assert.ok(p.some((x) => x.startsWith('pipeline.adaptMaxThickness:') && />=\s*0/.test(x)), p.join('\n'));
     const q = problems(() => loadConfig(DEFAULT, { INTERSLICE__PIPELINE__ADAPTSECONDS: 'soon' }));
     assert.ok(q.some((x) => x.startsWith('pipeline.adaptSeconds:')), q.join('\n'));
   });

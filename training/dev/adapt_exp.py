@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--shrink", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-base", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="thick stacks: profile-averaged skip-one target (thickness 1)")
     ap.add_argument("--task", default="skip-one", choices=["skip-one", "coarse"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -41,7 +42,8 @@ def main():
             t0 = time.time()
             kept = keep_slices(vol, k, a.thick)
             _, rep, m = adapt(base, kept, steps=a.steps, seconds=a.seconds, lr=a.lr, batch=a.batch, patch=a.patch,
-                              l2sp=a.l2sp, train=a.train, shrink=a.shrink, log=lambda s: None, task=a.task)
+                              l2sp=a.l2sp, train=a.train, shrink=a.shrink, log=lambda s: None, task=a.task,
+                              thickness=1.0 if a.thick else 1.0 / k, profile=a.profile)
             rb = None if a.no_base else evaluate(v, k, "model", model=base, thick=a.thick, vol_cache=vol)
             ra = evaluate(v, k, "model", model=m, thick=a.thick, vol_cache=vol)
             out = {"vol": v.split("/")[-1], "drop": k, "thick": a.thick, "base_psnr": rb and rb["psnr"], "base_ssim": rb and rb["ssim"],

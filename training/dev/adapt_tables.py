@@ -45,17 +45,26 @@ if a.zeroshot:
     P('')
 
 
-def rule(g, R):
+MAX_THICKNESS = 0.75  # the node's pipeline.adaptMaxThickness default
+
+
+def rule(r, R):
+    """Rule 1: the first guard; rule 2: the shipped held-out guard; rule 3: rule 2 on stacks no
+    thicker than MAX_THICKNESS of their spacing (a thin kept slice is 1/k of it, a thick one 1)."""
+    g = r['guard']
     dp = g['gain_db']; ds = g['ssim_after'] - g['ssim_before']
-    return (dp >= 0.05 and ds >= 0) if R == 1 else (dp >= 0.1 and ds >= 0.002)
+    if R == 1:
+        return dp >= 0.05 and ds >= 0
+    thin_enough = (1.0 if r['thick'] else 1.0 / r['drop']) <= MAX_THICKNESS
+    return dp >= 0.1 and ds >= 0.002 and (R == 2 or thin_enough)
 
 
 def table(rows, title):
-    P('| %s | variant | zero-shot | adapted | true change | held-out (skip-one) change | rule 1 | rule 2 |' % title)
-    P('|---|---|---|---|---|---|---|---|')
+    P('| %s | variant | zero-shot | adapted | true change | held-out (skip-one) change | rule 1 | rule 2 | rule 3 |' % title)
+    P('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         g = r['guard']; d = r['adapted_psnr'] - r['base_psnr']; ds = r['adapted_ssim'] - r['base_ssim']
-        P('| %s | %s | %.2f / %.4f | %.2f / %.4f | %+.2f dB / %+.4f | %+.2f dB / %+.4f | %s | %s |' % (name(r), var(r), r['base_psnr'], r['base_ssim'], r['adapted_psnr'], r['adapted_ssim'], d, ds, g['gain_db'], g['ssim_after'] - g['ssim_before'], 'keep' if rule(g, 1) else '-', 'keep' if rule(g, 2) else '-'))
+        P('| %s | %s | %.2f / %.4f | %.2f / %.4f | %+.2f dB / %+.4f | %+.2f dB / %+.4f | %s | %s | %s |' % (name(r), var(r), r['base_psnr'], r['base_ssim'], r['adapted_psnr'], r['adapted_ssim'], d, ds, g['gain_db'], g['ssim_after'] - g['ssim_before'], *('keep' if rule(r, R) else '-' for R in (1, 2, 3))))
     P('')
 
 
@@ -70,11 +79,11 @@ if a.adapt_eval:
     P('Adapted weights whatever the guard says, true PSNR change: ' + '; '.join(
         '%s mean %+.3f dB (from %+.2f to %+.2f)' % (k, sum(v) / len(v), min(v), max(v)) for k, v in sorted(allv.items())) + '.')
     P('')
-    for R in (1, 2):
+    for R in (1, 2, 3):
         agg = {}
         for r in ev:
             g = r['guard']; d = r['adapted_psnr'] - r['base_psnr']; ds = r['adapted_ssim'] - r['base_ssim']
-            k = rule(g, R)
+            k = rule(r, R)
             agg.setdefault(var(r), []).append((d if k else 0.0, ds if k else 0.0, k))
         P('Rule %d on the evaluation volumes, what the node would deliver (adapted if kept, else zero-shot): ' % R + '; '.join(
             '%s mean %+.3f dB, worst %+.2f dB / SSIM %+.4f, %d of %d kept' % (k, sum(x[0] for x in v) / len(v), min(x[0] for x in v), min(x[1] for x in v), sum(x[2] for x in v), len(v)) for k, v in sorted(agg.items())) + '.')

@@ -29,11 +29,15 @@ if __name__ == "__main__":
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--jsonl")
     ap.add_argument("--only", default="")
+    ap.add_argument("--tta", default="", help="comma-separated TTA modes for every model: hflip,vflip,rev")
     ap.add_argument("--cases", default="thin:4,thin:2,thick:4,thick:2")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     cls = classical()
     models = [(s.split("=", 1)[0], load_model(s.split("=", 1)[1])) for s in a.model]
+    if a.tta:
+        from training.model import with_tta
+        models = [(lab + "+tta:" + a.tta, with_tta(m, tuple(a.tta.split(","))).eval()) for lab, m in models]
     cases = [(c.split(":")[0] == "thick", int(c.split(":")[1])) for c in a.cases.split(",")]
     gains = {}
     out = open(a.jsonl, "a") if a.jsonl else None

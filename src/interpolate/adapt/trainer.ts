@@ -83,6 +83,10 @@ export interface AdaptSeriesOptions {
   steps?: number;
   /** Also write the adapted weights the guard did not keep, as NOT_KEPT_MODEL (for `interslice eval --adapt`). */
   alwaysExport?: boolean;
+  /** The stack's slice thickness over its slice spacing (undefined: unknown). */
+  thickness?: number;
+  /** The trainer does not adapt a stack thicker than this, or of unknown thickness (undefined: no limit). */
+  maxThickness?: number;
 }
 
 /** With alwaysExport: the adapted weights the guard did not keep (none when no step was trained). */
@@ -106,6 +110,8 @@ export async function adaptSeries(o: AdaptSeriesOptions): Promise<{ report: Adap
     ...(o.version ? ['--version', o.version] : []),
     ...(o.steps !== undefined ? ['--steps', String(o.steps)] : []),
     ...(o.alwaysExport ? ['--always-export'] : []),
+    ...(o.thickness !== undefined && Number.isFinite(o.thickness) ? ['--thickness', o.thickness.toFixed(4)] : []),
+    ...(o.maxThickness !== undefined ? ['--max-thickness', String(o.maxThickness)] : []),
   ];
   const limit = o.seconds + ADAPT_MARGIN_SECONDS;
   let run;
@@ -135,6 +141,8 @@ const db = (x: number) => `${x >= 0 ? '+' : '-'}${Math.abs(x).toFixed(2)} dB`;
 
 /** What DerivationDescription says about an adaptation (kept or not), without patient data. */
 export function adaptationNote(r: AdaptReport): string {
+  // No step trained (a thick stack, too few slices): nothing was tried.
+  if (!r.kept && r.steps === 0) return `adaptation not applied (${String(r.reason ?? 'no reason given').slice(0, 160)})`;
   if (r.kept) return `adapted to this series (self-supervised on its own slices, ${r.steps} steps, held-out ${db(r.gain_db!)})`;
   const why = finite(r.gain_db) ? `held-out ${db(r.gain_db)}` : String(r.reason ?? 'no reason given').slice(0, 160);
   return `adaptation tried, not kept (${why})`;
