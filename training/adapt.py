@@ -24,7 +24,7 @@ import torch
 
 from .data import context_indices
 from .evaluate import ssim2d
-from .util import charbonnier
+from .util import charbonnier, device as default_device
 from .volumes import norm_scale
 
 
@@ -108,10 +108,11 @@ def score_tuples(model, Kin, Kt, tuples, width=0.0):
     """PSNR (over all voxels, data range 1 after normalisation, clipped to [0, 1]) and mean SSIM
     of the reconstructions of `tuples`' targets."""
     model.eval()
+    dev = next(model.parameters()).device
     se = 0.0; cnt = 0; ss = []
     for s in range(0, len(tuples), 8):
         a, b, g, t, p, q = _batch_t(Kin, Kt, tuples[s:s + 8])
-        y = predict(model, a, b, t, p, q, width).clamp(0, 1).numpy()[:, 0]
+        y = predict(model, *(z.to(dev) for z in (a, b, t, p, q)), width).clamp(0, 1).cpu().numpy()[:, 0]
         gt = g.clamp(0, 1).numpy()[:, 0]
         se += float(((y - gt) ** 2).sum()); cnt += gt.size
         ss += [ssim2d(gt[m], y[m], 1.0) for m in range(len(y))]
@@ -126,7 +127,7 @@ def heldout_score(model, K, v0, v1):
 
 def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2sp=1e-2,
           min_gain_db=0.1, min_ssim_gain=0.002, val_frac=0.25, seed=0, train="dec,head,refine", shrink=2, log=print,
-          task="skip-one", thickness=None, max_thickness=None, profile=False):
+          task="skip-one", thickness=None, max_thickness=None, profile=False, device=None):
     """Adapt a copy of `model` to the stack `kept` [n, rows, cols] (raw intensities, the
     stack's own slices only). Returns (model to use, report dict, the adapted weights whether
     kept or not -- the last for validating the guard against truth).
@@ -136,6 +137,8 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     max_thickness: when set, a stack thicker than this (or of unknown thickness) is not adapted:
     its skip-one targets are slabs, and adapting on them lowered true PSNR on 9 of the 10 thick
     evaluation cases, by up to 0.19 dB (models/MODEL_CARD.md, "Per-series adaptation").
+    device: where to train and score ("cuda", "cpu"; default: CUDA when PyTorch sees a GPU). The
+    returned models are on the CPU, as the caller's was.
     profile: an experiment for thick stacks (training/dev/adapt_exp --profile): the target slab
     spans thickness / 2 of the doubled gap and predictions are averaged across it (predict())."""
     t0 = time.time()
@@ -165,8 +168,9 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         return model, report, model
     held = tuples_in(v0, v1)
     width = thickness / 2.0 if profile and task == "skip-one" and thickness else 0.0
-    before = score_tuples(model, Kin, K, held, width)
-    m = copy.deepcopy(model)
+    dev = torch.device(device) if device else default_device()
+    m = copy.deepcopy(model).to(dev)
+    before = score_tuples(m, Kin, K, held, width)  # still the base model's weights
     params = [p for name, p in m.named_parameters() if train == "all" or any(name.startswith(x) for x in train.split(","))]
     for name, p in m.named_parameters():
         p.requires_grad_(any(p is q for q in params))
@@ -181,6 +185,7 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
         y0 = int(rng.integers(0, H - ph + 1)); x0 = int(rng.integers(0, W - pw + 1))
         crop = lambda z: z[..., y0:y0 + ph, x0:x0 + pw]
         a, b, g, p, q = map(crop, (a, b, g, p, q))
+        a, b, g, t, p, q = (z.to(dev) for z in (a, b, g, t, p, q))
         if rng.random() < 0.5:
             a, b, g, p, q = [torch.flip(z, [-1]) for z in (a, b, g, p, q)]
         if rng.random() < 0.5:  # time reversal: the same task seen from the other side
@@ -196,11 +201,12 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
             break
     m.eval()
     after = score_tuples(m, Kin, K, held, width)
+    m = m.cpu()
     gain = after[0] - before[0]
     keep = gain >= min_gain_db and after[1] - before[1] >= min_ssim_gain
     report.update({"steps": step, "heldout": [int(v0), int(v1)], "psnr_before": before[0], "psnr_after": after[0],
                    "ssim_before": before[1], "ssim_after": after[1], "gain_db": gain, "kept": bool(keep),
-                   "seconds": round(time.time() - t0, 1), **({"task": task} if task != "skip-one" else {}),
+                   "seconds": round(time.time() - t0, 1), "device": dev.type, **({"task": task} if task != "skip-one" else {}),
                    **({"profile_width": width} if width else {}),
                    "reason": "held-out %s PSNR %+.3f dB, SSIM %+.4f" % (task, gain, after[1] - before[1])})
     log("adapt: %d steps in %.1fs, held-out %.3f -> %.3f dB, SSIM %.4f -> %.4f: %s"
@@ -242,8 +248,8 @@ def adapt_series_cli(args):
     use, rep, adapted = adapt(model, kept, steps=args.steps, seconds=max(1.0, args.seconds - args.export_seconds),
                               lr=args.lr, l2sp=args.l2sp, seed=args.seed, log=lambda s: print(s, flush=True),
                               thickness=args.thickness, max_thickness=args.max_thickness)
-    # Where the weights were trained (adapt() trains on the CPU tensors it builds, whatever GPU there is).
-    rep["device"] = next(use.parameters()).device.type
+    # Where the weights were trained (adapt() says so when it trained; CUDA when PyTorch sees a GPU).
+    rep.setdefault("device", "cpu")
     # --always-export: the weights the guard did not keep too (none when no step was trained).
     name = "model.onnx" if rep["kept"] else "adapted-not-kept.onnx" if args.always_export and rep["steps"] > 0 else None
     if name:
