@@ -144,16 +144,17 @@ def adapt(model, kept, steps=400, seconds=120.0, lr=5e-5, batch=8, patch=96, l2s
     t0 = time.time()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    K = (kept / norm_scale(kept)).astype(np.float32)
-    if shrink > 1:
-        K = shrink_inplane(K, shrink)
-    n, H, W = K.shape
-    report = {"slices": int(n), "kept": False, "steps": 0, **({"thickness": round(thickness, 3)} if thickness is not None else {})}
+    report = {"slices": int(len(kept)), "kept": False, "steps": 0, **({"thickness": round(thickness, 3)} if thickness is not None else {})}
+    # Decided before the stack is normalised and shrunk: a refused stack costs nothing more.
     if max_thickness is not None and (thickness is None or thickness > max_thickness):
         report["reason"] = ("slice thickness unknown" if thickness is None else "slice thickness %.2f x the spacing, above %.2f"
                             % (thickness, max_thickness)) + ": thick stacks are not adapted"
         log("adapt: " + report["reason"])
         return model, report, model
+    K = (kept / norm_scale(kept)).astype(np.float32)
+    if shrink > 1:
+        K = shrink_inplane(K, shrink)
+    n, H, W = K.shape
     Kin = coarse_stack(K) if task == "coarse" else K
     tuples_in = (lambda lo, hi: coarse_tuples(lo, hi, n)) if task == "coarse" else skip_one_tuples
     m_in = len(Kin)

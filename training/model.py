@@ -173,9 +173,12 @@ class TTA(nn.Module):
     (the slices mirrored, the output mirrored back) and "rev" (the time-reversed pair b, a at
     1 - t). (1 + len(modes))x the compute in one batch; exported as one graph when --tta is given."""
 
+    # the image axes each mode mirrors (none for "rev", which swaps the pair instead)
+    FLIP_DIMS = {"hflip": [3], "vflip": [2], "rev": []}
+
     def __init__(self, net, modes=("hflip", "vflip", "rev")):
         super().__init__()
-        assert all(m in ("hflip", "vflip", "rev") for m in modes)
+        assert all(m in self.FLIP_DIMS for m in modes), modes
         self.net = net
         self.modes = tuple(modes)
 
@@ -183,7 +186,7 @@ class TTA(nn.Module):
         n = a.shape[0]
         p = a if p is None else p
         q = b if q is None else q
-        dims = {"hflip": [3], "vflip": [2], "rev": []}
+        dims = self.FLIP_DIMS
         fl = lambda x, d: torch.flip(x, d) if d else x
         A, B, P, Q, T = [a], [b], [p], [q], [t]
         for m in self.modes:

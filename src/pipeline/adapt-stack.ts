@@ -182,7 +182,8 @@ export class StackAdapter {
     const started = Date.now();
     const work = join(this.tmp, `adapt-${randomUUID()}`);
     const threads = this.o.threads || availableParallelism();
-    log.info('adaptation started', { event: 'adapt-start', stackId: stack.id, slices: stack.slices.length, seconds: this.o.seconds, threads, thickness: thicknessRatio(stack) });
+    const thickness = thicknessRatio(stack);
+    log.info('adaptation started', { event: 'adapt-start', stackId: stack.id, slices: stack.slices.length, seconds: this.o.seconds, threads, thickness });
     try {
       const { report, dir } = await adaptSeries({
         modelPath: model.path,
@@ -191,7 +192,7 @@ export class StackAdapter {
         seconds: this.o.seconds,
         threads,
         version: model.metadata.version,
-        thickness: thicknessRatio(stack),
+        thickness,
         maxThickness: this.o.maxThickness,
         onLine: (line) => log.debug('adaptation progress', { stackId: stack.id, line: line.slice(0, 300) }),
       });
