@@ -8,7 +8,8 @@ import type { InstanceMeta, Method } from '../core/types.js';
 import { readInstanceMeta } from '../assemble/instance-meta.js';
 import { runStacks } from '../pipeline/run-stacks.js';
 import { rulesFromConfig } from '../pipeline/rules-from-config.js';
-import { createInterpolator } from '../pipeline/interpolator.js';
+import { createInterpolators } from '../pipeline/interpolator.js';
+import { stackInterpolators } from '../pipeline/stack-interpolator.js';
 import { targetFromConfig } from '../pipeline/node.js';
 import { createProgress, type Progress } from '../core/progress.js';
 
@@ -43,7 +44,7 @@ export async function processCommand(input: string, opts: ProcessOpts): Promise<
   }
   const log = createLogger({ level: config.log.level, silent: !process.env.INTERSLICE_LOG_LEVEL, file: config.log.file ?? undefined });
   const target = opts.factor ? { factor: opts.factor } : opts.spacing ? { spacingMm: opts.spacing } : targetFromConfig(config);
-  const interpolator = await createInterpolator(config, log, opts.method ?? config.pipeline.method);
+  const interpolators = await createInterpolators(config, log, opts.method ?? config.pipeline.method);
   const metas: InstanceMeta[] = [];
   let skipped = 0;
   const files: string[] = [];
@@ -61,7 +62,9 @@ export async function processCommand(input: string, opts: ProcessOpts): Promise<
   let stacking: Progress | undefined; // the stack count is known once assembled
   const result = await runStacks(metas, {
     target,
-    interpolator,
+    interpolator: interpolators.standard,
+    // The thick-slice model for thick stacks, as in the node (no per-series adaptation here).
+    forStack: stackInterpolators(interpolators, undefined, (i) => i, log),
     rules: rulesFromConfig(config),
     outDir: opts.out,
     log,

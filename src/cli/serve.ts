@@ -9,7 +9,7 @@ import { metrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { fromRunningNode } from '../admin/node-view.js';
 import { checkDestination, outboxDestination } from '../send/destination.js';
-import { createServeModel, reloadOnSignal } from '../interpolate/engine/serve-model.js';
+import { createServeModels, reloadOnSignal } from '../interpolate/engine/serve-model.js';
 import { fault } from '../core/failpoints.js';
 import { startAudit, type AuditTrail } from '../audit/index.js';
 
@@ -34,7 +34,7 @@ export async function serve(opts: { config: string; roles: Role[] }): Promise<vo
   // Clustered, one scrape target per process: its metrics say which roles it has (embedded: unchanged).
   if (config.cluster.database) metrics.setDefaultLabels({ role: roles.join(',') });
   let node;
-  let model: Awaited<ReturnType<typeof createServeModel>> | undefined;
+  let models: Awaited<ReturnType<typeof createServeModels>> | undefined;
   let audit: AuditTrail;
   try {
     audit = startAudit(config, log);
@@ -43,24 +43,25 @@ export async function serve(opts: { config: string; roles: Role[] }): Promise<vo
       kind: 'security', alert: 'software-configuration', outcome: 0, subject: source,
       description: `configuration loaded from ${source}${envOverrides.length ? `; environment overrides: ${envOverrides.join(', ')}` : ''}`,
     });
-    // The model sits behind a reloadable holder (SIGHUP reloads it); classical: startNode builds its own.
+    // The models sit behind reloadable holders (SIGHUP reloads them); classical: startNode builds its own.
     // A receiver or sender never interpolates: it loads no model.
-    model = roles.includes('process') ? await createServeModel(config, log) : undefined;
-    const reloadable = model;
+    models = roles.includes('process') ? await createServeModels(config, log) : undefined;
+    const reloadable = models;
     // Installed before the node starts, so a SIGHUP never meets the default action (exit).
     const trail = audit;
-    const reloaded = (ok: boolean, description: string) =>
-      trail.record({ kind: 'security', alert: 'software-configuration', outcome: ok ? 0 : 8, subject: config.pipeline.modelPath, description });
+    const reloaded = (ok: boolean, subject: string, description: string) =>
+      trail.record({ kind: 'security', alert: 'software-configuration', outcome: ok ? 0 : 8, subject, description });
     process.on('SIGHUP', () =>
-      void (reloadable ? reloadOnSignal(reloadable, opts.config, log) : Promise.resolve(undefined)).then(
-        (r) => r && reloaded(r.ok, r.ok ? `SIGHUP: model reloaded: ${r.description}` : `SIGHUP: model reload failed: ${r.reason}`),
+      void reloadOnSignal(reloadable, opts.config, log).then(
+        (rs) => rs.forEach((r) => reloaded(r.ok, r.path, r.ok ? `SIGHUP: ${r.key} reloaded: ${r.description}` : `SIGHUP: ${r.key} reload failed: ${r.reason}`)),
         (e) => {
           log.error('model reload failed', { error: (e as Error).message });
-          reloaded(false, `SIGHUP: model reload failed: ${(e as Error).message}`);
+          reloaded(false, config.pipeline.modelPath, `SIGHUP: model reload failed: ${(e as Error).message}`);
         },
       ),
     );
-    node = await startNode(config, log, model, audit, roles);
+    const interpolators = models && { standard: models.standard, ...(models.thick ? { thick: { interpolator: models.thick.model, above: models.thick.above } } : {}) };
+    node = await startNode(config, log, interpolators, audit, roles);
   } catch (e) {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);

@@ -1,6 +1,6 @@
 // The configuration's shape, defaults and rules, validated once at start-up (zod).
 import { z } from 'zod';
-import { SHIPPED_MODEL } from '../interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_THICK_MODEL, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const aeTitle = z
@@ -136,6 +136,10 @@ export const configSchema = z
         factor: z.number().int().min(2).max(16).nullable().default(null),
         method: z.enum(['cubic', 'linear', 'model']).default('model'),
         modelPath: z.string().default(`./${SHIPPED_MODEL}`),
+        // The model for thick stacks (slice thickness above thickModelAbove of the spacing); null:
+        // modelPath for every stack. Stacks that state no SliceThickness use modelPath.
+        thickModelPath: z.string().nullable().default(`./${SHIPPED_THICK_MODEL}`),
+        thickModelAbove: z.number().min(0).default(THICK_MODEL_ABOVE_DEFAULT),
         // Inference of the model (src/interpolate/engine): provider, batching, tiling.
         executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
         inferenceThreads: z.number().int().min(0).default(0),

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adaptSeries, NOT_KEPT_MODEL } from '../interpolate/adapt/trainer.js';
-import { keptSlices, runEvalOnVolume, type Score } from './protocol.js';
+import { keptSlices, keptThickness, runEvalOnVolume, type Score } from './protocol.js';
 import type { Volume } from './volume.js';
 
 export interface AdaptEvalOptions {
@@ -64,8 +64,7 @@ export async function adaptAndScore(vol: Volume, volume: string, factor: number,
       steps: o.steps,
       alwaysExport: true,
       onLine: o.onLine,
-      // keptSlices: a thin kept slice is 1/k of the kept spacing thick; a --thick one averages k slices, as thick as its spacing
-      thickness: thick ? 1 : 1 / k,
+      thickness: keptThickness(thick, k),
       maxThickness: o.maxThickness,
     });
     const weights = join(dir, report.kept ? 'model.onnx' : NOT_KEPT_MODEL);

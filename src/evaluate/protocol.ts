@@ -70,6 +70,12 @@ export function rebuiltIndices(n: number, k: number): number[] {
   return out;
 }
 
+/**
+ * The kept slices' thickness over their spacing: a thin kept slice is 1/k of the kept spacing
+ * thick, a thick one averages k slices (keptSlices), as thick as it.
+ */
+export const keptThickness = (thick: boolean, k: number): number => (thick ? 1 : 1 / k);
+
 /** The kept slices (optionally thick-averaged), as [m][rows*cols]. */
 export function keptSlices(vol: Volume, k: number, thick: boolean): Float32Array[] {
   const n = vol.slices;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ModelSession } from '../interpolate/engine/session.js';
 import { adaptAndScore, type AdaptEvalOptions, type AdaptRow } from './adapt.js';
-import { runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
+import { keptThickness, runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
 import { loadVolume } from './volume.js';
 
 export type { Score };
@@ -27,6 +27,8 @@ export interface TableRow {
   factor: number;
   thick: boolean;
   scores: Partial<Record<EvalMethod, Score>>;
+  /** the model file the model column (and adaptation) used: modelPath, or the thick model's for thick kept slices */
+  model?: string;
   /** present when the model and at least one classical method were measured */
   gain?: Gain;
   /** with adapt: the adapted model against the shipped one (zeroShot = scores.model) */
@@ -49,6 +51,8 @@ export interface EvalTable {
   thick: boolean;
   methods: EvalMethod[];
   model?: string;
+  /** the thick-slice model and the thickness ratio above which rows use it */
+  thickModel?: ThickModel;
   rows: TableRow[];
   /** arithmetic mean of every column over the rows */
   mean: { scores: Partial<Record<EvalMethod, Score>>; gain?: Score; adapt?: AdaptMean };
@@ -60,8 +64,20 @@ export interface TableOptions {
   methods?: EvalMethod[];
   thick?: boolean;
   modelPath?: string;
+  /** as the node's pipeline.thickModelPath/thickModelAbove: rows whose kept slices are thicker use it */
+  thickModel?: ThickModel;
   /** adapt the model to each volume and factor (needs the model method) */
   adapt?: AdaptEvalOptions;
+}
+
+export interface ThickModel {
+  path: string;
+  above: number;
+}
+
+/** The model file the node would use for these kept slices (interpolatorFor's rule). */
+export function modelFor(modelPath: string, thickModel: ThickModel | undefined, thick: boolean, factor: number): string {
+  return thickModel && keptThickness(thick, Math.round(factor)) > thickModel.above ? thickModel.path : modelPath;
 }
 
 function gainOf(scores: TableRow['scores']): Gain | undefined {
@@ -80,30 +96,33 @@ const meanScore = <T>(xs: T[], f: (x: T) => Score): Score => ({ psnr: mean(xs.ma
 export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
   const methods = opts.methods ?? TABLE_METHODS;
   const thick = !!opts.thick;
-  let session: ModelSession | undefined;
   if (opts.adapt && !methods.includes('model')) throw new Error('adapt needs the model method');
-  if (methods.includes('model')) {
-    if (!opts.modelPath) throw new Error('method model needs modelPath');
-    // CPU, like runEval (and the PyTorch path it is compared with); opened once for all rows
-    session = await ModelSession.open(await readFile(opts.modelPath), { provider: 'cpu', threads: 0 });
-  }
+  if (methods.includes('model') && !opts.modelPath) throw new Error('method model needs modelPath');
+  // CPU, like runEval (and the PyTorch path it is compared with); each model file opened once for all rows
+  const sessions = new Map<string, Promise<ModelSession>>();
+  const sessionFor = (path: string) => {
+    if (!sessions.has(path)) sessions.set(path, readFile(path).then((bytes) => ModelSession.open(bytes, { provider: 'cpu', threads: 0 })));
+    return sessions.get(path)!;
+  };
   const rows: TableRow[] = [];
   try {
     for (const volume of opts.volumes) {
       const vol = loadVolume(volume);
       for (const factor of opts.factors) {
         const scores: TableRow['scores'] = {};
+        const modelPath = opts.modelPath && modelFor(opts.modelPath, opts.thickModel, thick, factor);
+        const session = methods.includes('model') ? await sessionFor(modelPath!) : undefined;
         for (const method of methods) {
-          const r = await runEvalOnVolume(vol, { volume, factor, method, thick, modelPath: opts.modelPath }, session);
+          const r = await runEvalOnVolume(vol, { volume, factor, method, thick, modelPath }, method === 'model' ? session : undefined);
           scores[method] = { psnr: r.psnr, ssim: r.ssim };
         }
         const gain = gainOf(scores);
-        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, opts.modelPath!, scores.model!, { version: session?.metadata.version, ...opts.adapt }));
-        rows.push({ volume, factor, thick, scores, ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
+        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, ...opts.adapt }));
+        rows.push({ volume, factor, thick, scores, ...(session ? { model: modelPath } : {}), ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
       }
     }
   } finally {
-    await session?.release();
+    for (const s of sessions.values()) await (await s.catch(() => undefined))?.release();
   }
   const meanScores: EvalTable['mean']['scores'] = {};
   for (const m of methods) meanScores[m] = meanScore(rows, (r) => r.scores[m]!);
@@ -120,7 +139,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
   return {
     thick,
     methods,
-    ...(session ? { model: opts.modelPath } : {}),
+    ...(methods.includes('model') ? { model: opts.modelPath, ...(opts.thickModel ? { thickModel: opts.thickModel } : {}) } : {}),
     rows,
     mean: { scores: meanScores, ...(gains.length ? { gain: meanScore(gains, (g) => g) } : {}), ...(adaptMean ? { adapt: adaptMean } : {}) },
   };
@@ -174,7 +193,8 @@ export function formatEvalTable(t: EvalTable): string {
           'thicker than --adapt-max-thickness of their spacing, or too few); adapted is then the shipped model.',
         ]
       : []),
-    ...(t.model ? [`model: ${t.model}`] : []),
+    ...(t.model ? [`model: ${t.model}${t.thickModel ? `; rows whose kept slices are thicker than ${t.thickModel.above} of their spacing: ${t.thickModel.path}` : ''}`] : []),
+    ...(t.thickModel && t.rows.some((r) => r.model === t.thickModel!.path) ? ['(kept slices: thin ones are 1/factor of their spacing thick, --thick ones as thick as it)'] : []),
   ];
   return [...text, '', ...notes].join('\n');
 }

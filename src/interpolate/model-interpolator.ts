@@ -64,7 +64,7 @@ export class ModelInterpolator implements Interpolator {
  * Loads the model once and checks it on a synthetic pair (engine/sanity.ts); a missing,
  * corrupt or insane model stops start-up with a message saying which and why.
  */
-export async function createModelInterpolator(path: string, log?: Logger, options: EngineOptions = ENGINE_DEFAULTS): Promise<ModelInterpolator> {
+export async function createModelInterpolator(path: string, log?: Logger, options: EngineOptions = ENGINE_DEFAULTS, configKey = 'pipeline.modelPath'): Promise<ModelInterpolator> {
   if (options.tileSize > 0 && options.tileOverlap >= options.tileSize) {
     throw new Error(`pipeline.tileOverlap (${options.tileOverlap}) must be smaller than pipeline.tileSize (${options.tileSize})`);
   }
@@ -72,14 +72,14 @@ export async function createModelInterpolator(path: string, log?: Logger, option
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new Error(`model file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); configure pipeline.modelPath or a classical pipeline.method`);
+    throw new Error(`model file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); configure ${configKey} or a classical pipeline.method`);
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   let session: ModelSession;
   try {
     session = await ModelSession.open(bytes, options);
   } catch (e) {
-    throw new Error(`model file ${path} is not a usable ONNX model: ${(e as Error).message.split('\n')[0]}; configure a valid pipeline.modelPath or a classical pipeline.method`);
+    throw new Error(`model file ${path} is not a usable ONNX model: ${(e as Error).message.split('\n')[0]}; configure a valid ${configKey} or a classical pipeline.method`);
   }
   const problems = await checkModel(session);
   if (problems.length) {
@@ -90,6 +90,6 @@ export async function createModelInterpolator(path: string, log?: Logger, option
   const version = session.metadata.version ?? 'unversioned';
   const description = `model ${name} ${version} sha256:${sha256.slice(0, 16)}`;
   const notUsed = Object.fromEntries(session.attempts.filter((a) => !a.ok).map((a) => [a.provider, a.reason]));
-  log?.info('interpolation model loaded', { path, modelName: name, modelVersion: version, sha256, executionProvider: session.provider, requested: options.provider, notUsed });
+  log?.info('interpolation model loaded', { configKey, path, modelName: name, modelVersion: version, sha256, executionProvider: session.provider, requested: options.provider, notUsed });
   return new ModelInterpolator(session, description, sha256, path, options);
 }

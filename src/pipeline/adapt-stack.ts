@@ -24,6 +24,7 @@ import { stageMetrics } from '../core/metrics.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { ADAPT_MODULES, checkPython, python } from '../interpolate/adapt/python.js';
 import { AdaptFailure, adaptationNote, adaptSeries, parseReport, type AdaptReport } from '../interpolate/adapt/trainer.js';
+import { thicknessRatio } from '../assemble/thickness.js';
 import { adaptationKey, type ContentSource } from './content-key.js';
 import type { SeriesInterpolator } from './derive-stack.js';
 
@@ -55,25 +56,8 @@ export interface StackAdapterOptions {
   storageDir: string;
   /** storage.retentionHours in ms; 0 = no age limit. */
   retentionMs: number;
-  /** The model the node serves now (after a SIGHUP reload, the new one); undefined: none. */
-  model(): ModelInterpolator | undefined;
   log: Logger;
   maxEntries?: number;
-}
-
-/**
- * The stack's nominal slice thickness (the median over its slices of SliceThickness, per frame
- * where the object has one) over its mean slice spacing; undefined when no slice states a
- * thickness or the spacing is not positive.
- */
-export function thicknessRatio(stack: Stack): number | undefined {
-  const t = stack.slices
-    .map((s) => s.instance.frames[s.frame]?.sliceThickness ?? s.instance.sliceThickness)
-    .filter((x): x is number => x !== undefined && Number.isFinite(x) && x > 0)
-    .sort((a, b) => a - b);
-  if (!t.length || !(stack.spacing.mean > 0)) return undefined;
-  const median = t.length % 2 ? t[(t.length - 1) / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
-  return median / stack.spacing.mean;
 }
 
 /** The ModelInterpolator behind an interpolator (itself, or a reloadable holder's current one). */
@@ -147,7 +131,8 @@ export class StackAdapter {
 
   private async prepare(base: Interpolator, stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>): Promise<SeriesInterpolator> {
     const plain = unadapted(base);
-    const model = this.o.model();
+    // The model this stack was given (by slice thickness; after a SIGHUP reload, the new one).
+    const model = servedModel(base);
     if (!model || !(await this.checked).available) return plain;
     const { log } = this.o;
     const key = adaptationKey({ stackId: stack.id, sources, softwareVersion: PACKAGE_VERSION, baseSha256: model.sha256, settings: `seconds:${this.o.seconds};maxThickness:${this.o.maxThickness}` });

@@ -28,11 +28,12 @@ export interface SeriesInterpolator {
 }
 
 /**
- * Per-series adaptation (pipeline.adapt, adapt-stack.ts): given the stack, its content and its
- * volume (loaded once, on demand), the interpolator for this stack only. Called before the
- * content key is computed, since the adapted model is part of the content.
+ * The interpolator for one stack (stack-interpolator.ts: the model chosen by slice thickness,
+ * adapted per series by pipeline.adapt), given the stack, its content and its volume (loaded
+ * once, on demand). Called before the content key is computed, since the model is part of the
+ * content.
  */
-export type AdaptStack = (stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>) => Promise<SeriesInterpolator>;
+export type ForStack = (stack: Stack, sources: ContentSource[], volume: () => Promise<VolumeF32>) => Promise<SeriesInterpolator>;
 
 export interface DeriveStackOptions {
   target: SpacingTarget;
@@ -48,8 +49,8 @@ export interface DeriveStackOptions {
   uidRoot?: string | null;
   /** Why an earlier series of this stack is superseded when this one differs. */
   supersedeReason?: string;
-  /** Per-series adaptation of the model; absent: `interpolator` as it is. */
-  adapt?: AdaptStack;
+  /** The interpolator per stack; absent: `interpolator` for every stack. */
+  forStack?: ForStack;
   now?: () => number;
 }
 
@@ -105,7 +106,7 @@ export async function deriveStack(stack: Stack, opts: DeriveStackOptions): Promi
   const sources = await stackSources(stack);
   let loaded: Promise<VolumeF32> | undefined;
   const volume = () => (loaded ??= loadStackVolume(stack));
-  const series = opts.adapt ? await opts.adapt(stack, sources, volume) : undefined;
+  const series = opts.forStack ? await opts.forStack(stack, sources, volume) : undefined;
   try {
     return await deriveWith(stack, sources, volume, series?.interpolator ?? opts.interpolator, opts);
   } finally {

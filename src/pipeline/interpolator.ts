@@ -1,13 +1,32 @@
-// Chooses the interpolator the configuration asks for. Classical methods need nothing; the
-// learned model is loaded (and checked) once at start-up.
+// Chooses the interpolators the configuration asks for. Classical methods need nothing; the
+// learned models are loaded (and checked) once at start-up: modelPath for every stack, and
+// thickModelPath for stacks whose slices are thick for their spacing.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import type { Interpolator, Method } from '../core/types.js';
+import type { Interpolator, Method, Stack } from '../core/types.js';
+import { thicknessRatio } from '../assemble/thickness.js';
 import { createClassicalInterpolator } from '../interpolate/classical.js';
 
-export async function createInterpolator(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolator> {
-  if (method === 'linear' || method === 'cubic') return createClassicalInterpolator(method);
+/** What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`. */
+export interface Interpolators {
+  standard: Interpolator;
+  thick?: { interpolator: Interpolator; above: number };
+}
+
+export async function createInterpolators(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolators> {
+  if (method === 'linear' || method === 'cubic') return { standard: createClassicalInterpolator(method) };
   const { createModelInterpolator } = await import('../interpolate/model-interpolator.js');
   const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
-  return createModelInterpolator(cfg.pipeline.modelPath, log, engineOptionsFromPipeline(cfg.pipeline));
+  const options = engineOptionsFromPipeline(cfg.pipeline);
+  const standard = await createModelInterpolator(cfg.pipeline.modelPath, log, options);
+  const { thickModelPath, thickModelAbove } = cfg.pipeline;
+  if (thickModelPath === null) return { standard };
+  return { standard, thick: { interpolator: await createModelInterpolator(thickModelPath, log, options, 'pipeline.thickModelPath'), above: thickModelAbove } };
+}
+
+/** The interpolator one stack is synthesised with, and the thickness ratio it was chosen by. */
+export function interpolatorFor(set: Interpolators, stack: Stack): { interpolator: Interpolator; thickness?: number; thick: boolean } {
+  const thickness = thicknessRatio(stack);
+  const thick = !!set.thick && thickness !== undefined && thickness > set.thick.above;
+  return { interpolator: thick ? set.thick!.interpolator : set.standard, thickness, thick };
 }

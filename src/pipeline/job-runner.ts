@@ -19,7 +19,7 @@ import type { SelectRules } from '../select/rules.js';
 import { readInstanceMeta } from '../assemble/instance-meta.js';
 import { runStacks, type RunResult } from './run-stacks.js';
 import type { DerivedRegistry } from './derived-registry.js';
-import type { AdaptStack } from './derive-stack.js';
+import type { ForStack } from './derive-stack.js';
 import type { ProcessedMarkers } from './processed.js';
 import { writeRejectionNotes } from './rejection-notes.js';
 import { noAudit, type AuditSink, type AuditStudy } from '../core/audit.js';
@@ -60,8 +60,8 @@ export interface JobRunnerOptions {
   /** Runs a series job holding its study's lock (clustered: the study's registry and SeriesNumbers are shared). */
   withStudyLock?<T>(studyUid: string, fn: () => Promise<T>): Promise<T>;
   interpolator: Interpolator;
-  /** Per-series adaptation of the model (pipeline.adapt). */
-  adapt?: AdaptStack;
+  /** The interpolator per stack (model by slice thickness, adaptation). */
+  forStack?: ForStack;
   rules: SelectRules;
   target: SpacingTarget;
   uidRoot: string | null;
@@ -219,7 +219,7 @@ export class JobRunner {
     const result = await runStacks(metas, {
       target: this.o.target,
       interpolator: this.o.interpolator,
-      adapt: this.o.adapt,
+      forStack: this.o.forStack,
       rules: this.o.rules,
       outDir: this.o.derivedRoot,
       log,

@@ -21,9 +21,9 @@ import { INSTANCE_META_KEYWORDS, parseInstanceMeta, readInstanceMeta } from '../
 import { Outbox } from '../send/outbox.js';
 import { commitDelivery, outboxDestination, sendFiles } from '../send/destination.js';
 import { rulesFromConfig } from './rules-from-config.js';
-import { createInterpolator } from './interpolator.js';
-import { servedModel, StackAdapter, type AdaptationState } from './adapt-stack.js';
-import type { AdaptStack } from './derive-stack.js';
+import { createInterpolators, type Interpolators } from './interpolator.js';
+import { StackAdapter, type AdaptationState } from './adapt-stack.js';
+import { stackInterpolators } from './stack-interpolator.js';
 import { failpoint } from '../core/failpoints.js';
 import { ProcessedMarkers } from './processed.js';
 import { startRetention } from '../core/retention.js';
@@ -75,7 +75,7 @@ export function targetFromConfig(cfg: Config): SpacingTarget {
 export async function startNode(
   cfg: Config,
   log: Logger,
-  interpolatorIn?: Interpolator,
+  interpolatorsIn?: Interpolators,
   audit: AuditSink = noAudit,
   roles: readonly Role[] = ALL_ROLES,
 ): Promise<RunningNode> {
@@ -90,7 +90,8 @@ export async function startNode(
   const queue: JobQueue = db ? new PgJobQueue(db, { leaseMs }) : new FsJobQueue(join(dir, 'jobs'));
   const markers = new ProcessedMarkers(join(dir, 'processed'));
   const registry = new DerivedRegistry(join(dir, 'registry'));
-  const baseInterpolator: Interpolator = interpolatorIn ?? (has('process') ? await createInterpolator(cfg, log) : notInterpolating);
+  const interpolators: Interpolators = interpolatorsIn ?? (has('process') ? await createInterpolators(cfg, log) : { standard: notInterpolating });
+  const baseInterpolator = interpolators.standard;
   // The same interpolator with the crash harness's 'mid-series-job' fail point after it.
   const withFailpoint = (i: Interpolator): Interpolator => ({
     method: i.method,
@@ -121,14 +122,10 @@ export async function startNode(
       threads: cfg.pipeline.inferenceThreads,
       storageDir: dir,
       retentionMs: cfg.storage.retentionHours * 3_600_000,
-      model: () => servedModel(baseInterpolator),
       log: log.child({ stage: 'adapt' }),
     })
     : undefined;
-  const adapt: AdaptStack | undefined = adapter && (async (stack, sources, volume) => {
-    const s = await adapter.forStack(baseInterpolator, stack, sources, volume);
-    return { ...s, interpolator: withFailpoint(s.interpolator) };
-  });
+  const forStack = stackInterpolators(interpolators, adapter, withFailpoint, log.child({ stage: 'interpolate' }));
   const adaptationOff: AdaptationState = {
     ok: true,
     mode: cfg.pipeline.adapt,
@@ -195,7 +192,7 @@ export async function startNode(
     // Two workers on two series of one study would both read and write its registry and SeriesNumbers.
     withStudyLock: db ? (study, fn) => db.withLock(`study:${study}`, fn) : undefined,
     interpolator,
-    adapt,
+    forStack,
     rules: rulesFromConfig(cfg),
     target: targetFromConfig(cfg),
     uidRoot: cfg.dicom.uidRoot,
@@ -281,6 +278,7 @@ export async function startNode(
     ...(listener?.tlsPort !== undefined ? { plainPort: listener.plainPort ?? null, tlsPort: listener.tlsPort } : {}),
     method: interpolator.method,
     interpolator: interpolator.description,
+    ...(interpolators.thick ? { thickInterpolator: interpolators.thick.interpolator.description, thickAbove: interpolators.thick.above } : {}),
     adapt: cfg.pipeline.adapt,
     destinations: cfg.destinations.map((d) => d.name),
     stableSeconds: cfg.pipeline.stableSeconds,

@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js';
 import { assembleStacks } from '../assemble/stacks.js';
 import { findTwins } from '../assemble/twins.js';
 import { selectStack, type SelectRules } from '../select/rules.js';
-import { deriveStack, type AdaptStack } from './derive-stack.js';
+import { deriveStack, type ForStack } from './derive-stack.js';
 import { stageMetrics } from '../core/metrics.js';
 import { classifyError, type FailureClass } from '../core/job-errors.js';
 import type { DerivedRegistry, StudyRecord } from './derived-registry.js';
@@ -27,8 +27,8 @@ export interface RunOptions {
   uidRoot?: string | null;
   /** Why a new derived series of a stack supersedes an earlier one (e.g. "late instances"). */
   supersedeReason?: string;
-  /** Per-series adaptation of the model (pipeline.adapt); absent: the interpolator as it is. */
-  adapt?: AdaptStack;
+  /** The interpolator per stack (model by slice thickness, adaptation); absent: `interpolator` for every stack. */
+  forStack?: ForStack;
   /** Called after each stack: (done, total, label). */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -135,7 +135,7 @@ export async function runStacks(instances: InstanceMeta[], opts: RunOptions): Pr
         usedSeriesNumbers: opts.usedSeriesNumbers,
         uidRoot: opts.uidRoot,
         supersedeReason: opts.supersedeReason,
-        adapt: opts.adapt,
+        forStack: opts.forStack,
       });
       const seconds = (Date.now() - started) / 1000;
       log.info(r.reused ? 'derived series unchanged (same content)' : 'derived series written', {

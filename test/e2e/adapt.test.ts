@@ -18,7 +18,7 @@ import { haveTool, listFiles } from '../helpers/dicom-tools.js';
 import { testNodeConfig } from '../helpers/node-config.js';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
 import { NOT_KEPT_MODEL } from '../../src/interpolate/adapt/trainer.js';
-import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_THICK_MODEL } from '../../src/interpolate/model/shipped.js';
 
 const tools = haveTool('storescu') && haveTool('storescp');
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -144,6 +144,12 @@ describe('adaptation unavailable: the shipped model serves, readiness says why',
     plainAsl = await pushAndReceive(t, ASL);
     assert.doesNotMatch(plainAsl.description, /adapt/);
     assert.match(plainAsl.description, /model interpolation along the slice normal \(model \S+ \S+ sha256:[0-9a-f]{16}\); /);
+    // 6 mm slices every 7.5 mm: 0.8 of the spacing, above pipeline.thickModelAbove (0.75): the thick-slice model.
+    assert.match(plainAsl.description, /\(model interslice-thick \S+ sha256:/);
+    const [chosen] = events(t, 'model-chosen');
+    assert.ok(Math.abs(Number(chosen?.thickness) - 0.8) < 1e-3, JSON.stringify(chosen));
+    assert.equal(chosen.above, 0.75);
+    assert.match(String(chosen.message), /thick-slice model/);
     assert.equal(events(t, 'adapt-start').length, 0, 'no trainer started');
     assert.equal(events(t, 'adapt-unavailable').length, 1, 'said once');
     await stopTestNode(t);
@@ -282,7 +288,8 @@ describe('a trainer that fails, hangs or keeps a bad model: the shipped model se
         'case "$mode" in',
         '  exit1) echo "trainer says no" >&2; exit 1;;',
         `  hang) echo $$ > ${fake}/hang.pid; sleep 600 & echo $! > ${fake}/sleep.pid; wait; exit 0;;`,
-        `  kept) cp ${join(ROOT, SHIPPED_MODEL)} "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "seconds": 0.1, "gain_db": 0.5, "device": "cpu"}' > "$out/report.json";;`,
+        // ASL is a thick stack: the node adapts the thick-slice model, so the stand-in keeps a copy of it.
+        `  kept) cp ${join(ROOT, SHIPPED_THICK_MODEL)} "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "seconds": 0.1, "gain_db": 0.5, "device": "cpu"}' > "$out/report.json";;`,
         `  notkept) printf '{"kept": false, "reason": "stand-in", "steps": 4, "seconds": 0.1, "gain_db": -0.02, "device": "cpu"}' > "$out/report.json";;`,
         `  badmodel) echo "not an onnx model" > "$out/model.onnx"; printf '{"kept": true, "reason": "stand-in", "steps": 3, "gain_db": 0.5}' > "$out/report.json";;`,
         'esac',

@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable } from '../../src/evaluate/index.js';
 import { centralCrop, evalCli as cli, MODEL } from './crops.js';
+import { SHIPPED_MODEL, SHIPPED_THICK_MODEL as THICK_MODEL_REL } from '../../src/interpolate/model/shipped.js';
+import { REPO } from '../training/py.js';
+
+const THICK_MODEL = join(REPO, THICK_MODEL_REL);
 
 let dir: string;
 let vols: string[];
@@ -88,4 +92,26 @@ test('eval keeps the single-volume usage: one volume, one factor, one method pri
   const direct = await runEvalOnVolume(loadVolume(vols[0]), { volume: vols[0], factor: 2, method: 'cubic' });
   assert.equal(res.method, 'cubic');
   assert.ok(Math.abs(res.psnr - direct.psnr) < 1e-9);
+});
+
+test('eval --thick uses the thick-slice model for the model column, as the node would for such kept slices; --thick-model none the standard one', async () => {
+  // --thick kept slices are as thick as their spacing (1.0), above the default 0.75.
+  const json = await cli([vols[0], '--factor', '4', '--method', 'model', '--thick', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const res = JSON.parse(json.stdout) as { psnr: number; ssim: number };
+  const vol = loadVolume(vols[0]);
+  const withThick = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: THICK_MODEL });
+  const withStandard = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: MODEL });
+  assert.ok(Math.abs(res.psnr - withThick.psnr) < 1e-9, `${res.psnr} vs thick ${withThick.psnr}`);
+  assert.notEqual(withThick.psnr, withStandard.psnr, 'the two models give different figures');
+  const table = JSON.parse((await cli([...vols, '--factor', '2,4', '--thick', '--json'])).stdout) as EvalTable;
+  assert.deepEqual(table.rows.map((r) => r.model), [THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL]);
+  assert.deepEqual(table.thickModel, { path: THICK_MODEL_REL, above: 0.75 });
+  const off = JSON.parse((await cli([vols[0], '--factor', '4', '--thick', '--thick-model', 'none', '--json'])).stdout) as EvalTable;
+  assert.equal(off.rows[0].model, SHIPPED_MODEL);
+  assert.ok(Math.abs(off.rows[0].scores.model!.psnr - withStandard.psnr) < 1e-9);
+  assert.equal(off.thickModel, undefined);
+  // thin kept slices (1/2 and 1/4 of their spacing) stay with the standard model
+  const thin = JSON.parse((await cli([vols[0], '--factor', '2,4', '--json'])).stdout) as EvalTable;
+  assert.deepEqual(thin.rows.map((r) => r.model), [SHIPPED_MODEL, SHIPPED_MODEL]);
 });

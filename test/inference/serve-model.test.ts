@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOCAL_MODEL } from './helpers.js';
+import { CONTEXT_MODEL, LOCAL_MODEL } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/interslice.js', import.meta.url));
 
@@ -80,6 +80,13 @@ describe('serve and the model file', () => {
     assert.ok(r.output.includes(`model file ${missing} cannot be read (ENOENT); configure pipeline.modelPath or a classical pipeline.method`), r.output);
   });
 
+  it('a missing thick-slice model stops start-up too, naming its own key', async () => {
+    const missing = join(work, 'no-thick.onnx');
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(LOCAL_MODEL)}, thickModelPath: ${JSON.stringify(missing)} }`));
+    assert.equal(r.code, 1, r.output);
+    assert.ok(r.output.includes(`model file ${missing} cannot be read (ENOENT); configure pipeline.thickModelPath or a classical pipeline.method`), r.output);
+  });
+
   it('a corrupt model stops start-up with exit code 1 and a clear message', async () => {
     const bad = join(work, 'corrupt.onnx');
     writeFileSync(bad, Buffer.alloc(4096, 0x5a));
@@ -105,5 +112,29 @@ describe('serve and the model file', () => {
     assert.ok(stoppedCleanly(r), r.output);
     assert.match(r.output, /"interpolator":"model fixture-local 0\.0\.1 sha256:[0-9a-f]{16}"/);
     assert.match(r.output, /not a usable ONNX model/);
+  });
+
+  it('SIGHUP reloads the thick-slice model too: a corrupt replacement is refused under its own key, the other model stays as it is', async () => {
+    const path = join(work, 'live-standard.onnx');
+    const thick = join(work, 'live-thick.onnx');
+    copyFileSync(LOCAL_MODEL, path);
+    copyFileSync(CONTEXT_MODEL, thick);
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(path)}, thickModelPath: ${JSON.stringify(thick)} }`), async (child, output) => {
+      writeFileSync(thick, Buffer.from('garbage'));
+      child.kill('SIGHUP');
+      await waitFor(output, '"model reload refused: keeping the current model"');
+      await waitFor(output, '"model reload: file unchanged, keeping the current session"');
+    });
+    assert.ok(stoppedCleanly(r), r.output);
+    const lines = r.output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const started = lines.find((l) => l.message === 'node started')!;
+    assert.match(String(started.interpolator), /^model fixture-local 0\.0\.1 sha256:/);
+    assert.match(String(started.thickInterpolator), /^model fixture-context \S+ sha256:/);
+    assert.equal(started.thickAbove, 0.75);
+    const refused = lines.find((l) => l.message === 'model reload refused: keeping the current model')!;
+    assert.deepEqual([refused.configKey, refused.path], ['pipeline.thickModelPath', thick]);
+    assert.match(String(refused.reason), /not a usable ONNX model/);
+    const unchanged = lines.find((l) => l.message === 'model reload: file unchanged, keeping the current session')!;
+    assert.deepEqual([unchanged.configKey, unchanged.path], ['pipeline.modelPath', path]);
   });
 });

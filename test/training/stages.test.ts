@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOnnxMetadata } from '../../src/interpolate/model/metadata.js';
 import { ModelSession } from '../../src/interpolate/engine/session.js';
-import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_THICK_MODEL } from '../../src/interpolate/model/shipped.js';
 import { py, SHARED, CH2, PYTHON, REPO } from './py.js';
 
 let dir = '';
@@ -127,15 +127,18 @@ test(`export to ONNX with metadata, and PyTorch vs onnxruntime-node parity${tta 
   await session.release();
 });
 
-test('the shipped model is present, small, and documents itself', async () => {
-  const path = new URL(`../../${SHIPPED_MODEL}`, import.meta.url);
+for (const [file, runs] of [[SHIPPED_MODEL, 3], [SHIPPED_THICK_MODEL, 4]] as const)
+test(`the shipped model ${file} is present, small, and documents itself`, async () => {
+  const path = new URL(`../../${file}`, import.meta.url);
   const st = await stat(path);
   assert.ok(st.size < 20e6);
   const meta = readOnnxMetadata(await readFile(path));
   assert.ok(Number(meta.parameters) <= 5e6);
-  // interslice-v3: v2's three stages, then stage 2 continued in three runs on broader MR (training/rebuild.sh)
-  const stages = JSON.parse(meta.stages!) as { stage: string; data: string[] }[];
-  assert.deepEqual(stages.map((s) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self', 'finetune-mr', 'finetune-mr', 'finetune-mr']);
+  // interslice-v3: v2's three stages, then stage 2 continued in three runs on broader MR (training/rebuild.sh);
+  // the thick-slice model: one run more, with 95 % slab-averaged inputs
+  const stages = JSON.parse(meta.stages!) as { stage: string; data: string[]; p_thick?: number }[];
+  assert.deepEqual(stages.map((s) => s.stage), ['pretrain-video', 'finetune-mr', 'finetune-self', ...Array<string>(runs).fill('finetune-mr')]);
+  if (runs === 4) assert.equal(stages.at(-1)!.p_thick, 0.95);
   // the evaluation volumes never enter training
   for (const s of stages) for (const d of s.data) assert.doesNotMatch(d, /prisma|studyforrest|stroke|^eval$|siemens-t1-sagittal-2mm-isotropic/, `${s.stage} trained on ${d}`);
   assert.match(meta.output_kind ?? '', /INTERPOLATED/);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Interpolator, Stack, VolumeF32 } from '../../src/core/types.js';
 import { createModelInterpolator, type ModelInterpolator } from '../../src/interpolate/model-interpolator.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
-import { StackAdapter, thicknessRatio } from '../../src/pipeline/adapt-stack.js';
+import { StackAdapter } from '../../src/pipeline/adapt-stack.js';
 import { SHIPPED_MODEL } from '../../src/interpolate/model/shipped.js';
 import type { ContentSource } from '../../src/pipeline/content-key.js';
 import { captureLog } from '../receive/log-capture.js';
@@ -58,7 +58,7 @@ describe('the adaptation cache', () => {
 
   it('trains once per stack content, reuses it after, remembers a failure, and stays within its bounds', async () => {
     const { log, lines } = captureLog();
-    const adapter = new StackAdapter({ mode: 'series', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 3_600_000, model: () => model, log, maxEntries: 3 });
+    const adapter = new StackAdapter({ mode: 'series', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 3_600_000, log, maxEntries: 3 });
     assert.equal((await adapter.ready()).available, true);
     // An entry nobody used for two hours: older than the retention.
     mkdirSync(join(storage, 'adapted', 'stale'), { recursive: true });
@@ -95,32 +95,11 @@ describe('the adaptation cache', () => {
 
   it('pipeline.adapt none, or no model: nothing is tried', async () => {
     const { log } = captureLog();
-    const none = new StackAdapter({ mode: 'none', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, model: () => model, log });
+    const none = new StackAdapter({ mode: 'none', method: 'model', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, log });
     assert.deepEqual(await none.ready(), { ok: true, mode: 'none', available: false, reason: 'not configured (pipeline.adapt: none)' });
     const r = await none.forStack(model, stack('Z'), sources('z'), async () => volume);
     assert.equal(r.interpolator, model);
-    const cubic = new StackAdapter({ mode: 'series', method: 'cubic', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, model: () => undefined, log });
+    const cubic = new StackAdapter({ mode: 'series', method: 'cubic', seconds: 5, maxThickness: 0.75, threads: 1, storageDir: storage, retentionMs: 0, log });
     assert.match(String((await cubic.ready()).reason), /pipeline\.method is cubic: adaptation applies to the learned model only/);
-  });
-});
-
-describe('thicknessRatio: the stack\'s slice thickness over its spacing (what pipeline.adaptMaxThickness is compared with)', () => {
-  const withSlices = (thick: (number | undefined)[], perFrame: (number | undefined)[] = [], mean = 7.5) =>
-    ({
-      slices: thick.map((t, i) => ({ instance: { sliceThickness: t, frames: [{ frame: 0, sliceThickness: perFrame[i] }] }, frame: 0 })),
-      spacing: { mean },
-    }) as unknown as Stack;
-  it('the median of the slices\' SliceThickness over the mean spacing', () => {
-    assert.equal(thicknessRatio(withSlices([6, 6, 6])), 0.8);
-    assert.equal(thicknessRatio(withSlices([5, 6, 9, 6])), 0.8, 'an even count: the mean of the middle two');
-    assert.equal(thicknessRatio(withSlices([1, 1, 1], [], 4)), 0.25);
-  });
-  it('a frame\'s own thickness (enhanced objects) before the instance\'s; missing or non-positive ones are ignored', () => {
-    assert.equal(thicknessRatio(withSlices([undefined, undefined, 9], [3, 3, undefined], 6)), 0.5);
-    assert.equal(thicknessRatio(withSlices([0, 6, undefined])), 0.8);
-  });
-  it('unknown when no slice states a thickness or the spacing is not positive', () => {
-    assert.equal(thicknessRatio(withSlices([undefined, undefined])), undefined);
-    assert.equal(thicknessRatio(withSlices([6, 6], [], 0)), undefined);
   });
 });

@@ -22,11 +22,12 @@ export class ReloadableModel implements Interpolator {
     private readonly options: EngineOptions,
     private readonly log?: Logger,
     private readonly load: typeof createModelInterpolator = createModelInterpolator,
+    private readonly configKey = 'pipeline.modelPath',
   ) {}
 
   /** Loads the start-up model (throws as createModelInterpolator does). */
-  static async create(path: string, options: EngineOptions, log?: Logger, load = createModelInterpolator): Promise<ReloadableModel> {
-    return new ReloadableModel(await load(path, log, options), options, log, load);
+  static async create(path: string, options: EngineOptions, log?: Logger, load = createModelInterpolator, configKey = 'pipeline.modelPath'): Promise<ReloadableModel> {
+    return new ReloadableModel(await load(path, log, options, configKey), options, log, load, configKey);
   }
 
   get description(): string {
@@ -63,13 +64,13 @@ export class ReloadableModel implements Interpolator {
     try {
       let candidate: ModelInterpolator;
       try {
-        candidate = await this.load(path, undefined, this.options);
+        candidate = await this.load(path, undefined, this.options, this.configKey);
       } catch (e) {
         return this.refuse(path, (e as Error).message);
       }
       if (candidate.sha256 === this.current.sha256 && candidate.path === this.current.path) {
         await candidate.release();
-        this.log?.info('model reload: file unchanged, keeping the current session', { path, model: this.current.description });
+        this.log?.info('model reload: file unchanged, keeping the current session', { configKey: this.configKey, path, model: this.current.description });
         return { ok: true, description: this.current.description };
       }
       const problems = await checkModel(candidate.session, await sanityOutputs(this.current.session));
@@ -81,7 +82,7 @@ export class ReloadableModel implements Interpolator {
       this.current = candidate;
       if (this.inUse.has(old)) this.retired.add(old);
       else await old.release().catch(() => undefined);
-      this.log?.info('model reloaded', { path, model: candidate.description, previous: old.description, executionProvider: candidate.provider });
+      this.log?.info('model reloaded', { configKey: this.configKey, path, model: candidate.description, previous: old.description, executionProvider: candidate.provider });
       return { ok: true, description: candidate.description };
     } finally {
       this.reloading = false;
@@ -89,7 +90,7 @@ export class ReloadableModel implements Interpolator {
   }
 
   private refuse(path: string, reason: string): ReloadOutcome {
-    this.log?.warn('model reload refused: keeping the current model', { path, reason, model: this.current.description });
+    this.log?.warn('model reload refused: keeping the current model', { configKey: this.configKey, path, reason, model: this.current.description });
     return { ok: false, reason };
   }
 }

@@ -1,7 +1,8 @@
-// The model as `interslice serve` uses it: a ReloadableModel built from the pipeline section,
-// and the SIGHUP handler that reloads it. The model path is re-read from the configuration file
-// on each signal (so pointing pipeline.modelPath at a finetuned file and sending SIGHUP works);
-// every other key still needs a restart.
+// The models as `interslice serve` uses them: a ReloadableModel for pipeline.modelPath and one
+// for pipeline.thickModelPath (when set), built from the pipeline section, and the SIGHUP handler
+// that reloads them. The model paths are re-read from the configuration file on each signal (so
+// pointing pipeline.modelPath at a finetuned file and sending SIGHUP works); every other key,
+// thickModelPath set or unset included, still needs a restart.
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
@@ -9,25 +10,47 @@ import type { Logger } from '../../core/log.js';
 import { engineOptionsFromPipeline } from './options.js';
 import { ReloadableModel, type ReloadOutcome } from './reloadable.js';
 
-/** The reloadable model when the method is model; undefined for the classical methods. */
-export async function createServeModel(cfg: Config, log: Logger): Promise<ReloadableModel | undefined> {
-  if (cfg.pipeline.method !== 'model') return undefined;
-  return ReloadableModel.create(cfg.pipeline.modelPath, engineOptionsFromPipeline(cfg.pipeline), log);
+export interface ServeModels {
+  standard: ReloadableModel;
+  thick?: { model: ReloadableModel; above: number };
 }
 
-/** SIGHUP: reload the model named by the configuration file now. */
-export async function reloadOnSignal(model: ReloadableModel | undefined, configOption: string, log: Logger): Promise<ReloadOutcome | undefined> {
-  if (!model) {
+/** The reloadable models when the method is model; undefined for the classical methods. */
+export async function createServeModels(cfg: Config, log: Logger): Promise<ServeModels | undefined> {
+  if (cfg.pipeline.method !== 'model') return undefined;
+  const options = engineOptionsFromPipeline(cfg.pipeline);
+  const standard = await ReloadableModel.create(cfg.pipeline.modelPath, options, log);
+  const { thickModelPath, thickModelAbove } = cfg.pipeline;
+  if (thickModelPath === null) return { standard };
+  return { standard, thick: { model: await ReloadableModel.create(thickModelPath, options, log, undefined, 'pipeline.thickModelPath'), above: thickModelAbove } };
+}
+
+/** One reload's outcome, with the configuration key it was for. */
+export type KeyedReload = ReloadOutcome & { key: 'modelPath' | 'thickModelPath'; path: string };
+
+/** SIGHUP: reload the models named by the configuration file now. */
+export async function reloadOnSignal(models: ServeModels | undefined, configOption: string, log: Logger): Promise<KeyedReload[]> {
+  if (!models) {
     log.info('SIGHUP: the configured method is classical, there is no model to reload');
-    return undefined;
+    return [];
   }
-  let path = model.model.path;
+  let path = models.standard.model.path;
+  let thickPath: string | null | undefined = models.thick?.model.model.path ?? null;
   try {
     const file = configOption === 'config/default.yaml' && !existsSync(configOption) ? undefined : configOption;
-    path = loadConfig(file).config.pipeline.modelPath;
+    const pipeline = loadConfig(file).config.pipeline;
+    path = pipeline.modelPath;
+    thickPath = pipeline.thickModelPath;
   } catch (e) {
-    log.warn('SIGHUP: configuration unreadable, reloading the current model path', { error: (e as Error).message.split('\n')[0] });
+    log.warn('SIGHUP: configuration unreadable, reloading the current model paths', { error: (e as Error).message.split('\n')[0] });
   }
   log.info('SIGHUP: reloading the model', { path });
-  return model.reload(path);
+  const out: KeyedReload[] = [{ key: 'modelPath', path, ...(await models.standard.reload(path)) }];
+  if (models.thick && thickPath !== null) {
+    log.info('SIGHUP: reloading the thick-slice model', { path: thickPath });
+    out.push({ key: 'thickModelPath', path: thickPath, ...(await models.thick.model.reload(thickPath)) });
+  } else if (!!models.thick !== (thickPath !== null)) {
+    log.warn('SIGHUP: pipeline.thickModelPath was set or unset: that takes a restart', { thickModelPath: thickPath });
+  }
+  return out;
 }

@@ -1,0 +1,116 @@
+// The model chosen by slice thickness (pipeline.thickModelPath, thickModelAbove), through
+// `interslice process` on the real ASL series (6 mm slices every 7.5 mm: 0.8 of the spacing).
+// With the default limit (0.75) the derived series is synthesised by the thick-slice model and
+// says so; with the limit raised above 0.8 (or the thick model off) by the standard one. The
+// model is part of the content: the two series get different UIDs, the acquired slices stay
+// bit-exact in both, and the synthesised slices differ, but only as two interpolations of one
+// stack can (measured against the intensity range, not against either model's output).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { MR_DIR } from '../helpers/peers.js';
+import { ROOT } from '../helpers/serve.js';
+import { listFiles } from '../helpers/dicom-tools.js';
+import { readPart10 } from '../../src/dicom/dcmjs.js';
+
+const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
+const work = mkdtempSync(join(tmpdir(), 'interslice-thick-model-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/interslice.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '2' } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+interface Slice {
+  sop: string;
+  series: string;
+  description: string;
+  z: number;
+  pixels: Int16Array | Uint16Array;
+}
+
+async function processAsl(name: string, pipeline?: string): Promise<Slice[]> {
+  const out = join(work, name);
+  const args = ['process', ASL, '--out', out, '--method', 'model'];
+  if (pipeline) {
+    const cfg = join(work, `${name}.yaml`);
+    writeFileSync(cfg, `pipeline: ${pipeline}\n`);
+    args.push('--config', cfg);
+  }
+  const r = await cli(args);
+  assert.equal(r.code, 0, r.out);
+  return Promise.all(
+    listFiles(out).map(async (f) => {
+      const ds = (await readPart10(f)).dataset;
+      const ipp = (ds.ImagePositionPatient as number[]).map(Number);
+      const iop = (ds.ImageOrientationPatient as number[]).map(Number);
+      const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]];
+      const buf = (ds.PixelData as ArrayBuffer[])[0];
+      const pixels = Number(ds.PixelRepresentation) === 1 ? new Int16Array(buf) : new Uint16Array(buf);
+      return {
+        sop: String(ds.SOPInstanceUID),
+        series: String(ds.SeriesInstanceUID),
+        description: String(ds.DerivationDescription),
+        z: ipp[0] * n[0] + ipp[1] * n[1] + ipp[2] * n[2],
+        pixels,
+      };
+    }),
+  ).then((s) => s.sort((a, b) => a.z - b.z));
+}
+
+describe('interslice process: the model chosen by the stack\'s slice thickness', () => {
+  let thick: Slice[];
+  let standard: Slice[];
+
+  it('ASL (0.8 of the spacing) with the defaults: the thick-slice model, named in DerivationDescription', async () => {
+    thick = await processAsl('default');
+    assert.equal(thick.length, 11 * 8 + 1);
+    assert.equal(new Set(thick.map((s) => s.description)).size, 1);
+    assert.match(thick[0].description, /model interpolation along the slice normal \(model interslice-thick \S+ sha256:[0-9a-f]{16}\)/);
+  });
+
+  it('the limit raised above 0.8: the standard model, other UIDs; thickModelPath null gives the same series', async () => {
+    standard = await processAsl('above-0.9', '{ thickModelAbove: 0.9 }');
+    assert.match(standard[0].description, /\(model interslice \S+ sha256:[0-9a-f]{16}\)/);
+    assert.notEqual(standard[0].series, thick[0].series, 'the model is part of the content: other UIDs');
+    const off = await processAsl('off', '{ thickModelPath: null }');
+    assert.equal(off[0].series, standard[0].series, 'the same model on the same stack: the same series');
+    assert.deepEqual(off.map((s) => s.sop), standard.map((s) => s.sop));
+  });
+
+  it('acquired slices identical in both; synthesised ones differ, by a small fraction of the intensity range', () => {
+    assert.equal(standard.length, thick.length);
+    let same = 0;
+    let diffSum = 0;
+    let diffN = 0;
+    let max = 0;
+    for (const [i, a] of thick.entries()) {
+      const b = standard[i];
+      assert.ok(Math.abs(a.z - b.z) < 1e-3, 'the same positions');
+      let equal = true;
+      for (let k = 0; k < a.pixels.length; k++) {
+        const d = Math.abs(a.pixels[k] - b.pixels[k]);
+        if (d) equal = false;
+        diffSum += d;
+        diffN++;
+        max = Math.max(max, a.pixels[k], b.pixels[k]);
+      }
+      if (equal) same++;
+    }
+    // Every 8th slice is acquired: 12 of 89 (pixels copied, whatever the model).
+    assert.ok(same >= 12, `${same} identical slices`);
+    assert.ok(same < thick.length, 'the synthesised slices differ between the models');
+    const meanDiff = diffSum / diffN;
+    console.log(`ASL: ${same}/${thick.length} slices identical; mean |thick - standard| ${meanDiff.toFixed(2)} of a maximum ${max}`);
+    assert.ok(meanDiff > 0 && meanDiff < 0.05 * max, `mean difference ${meanDiff} of ${max}`);
+  });
+});
