@@ -257,7 +257,7 @@ def adapt_series_cli(args):
         cfg = dict(cfg, stages=list(cfg.get("stages", [])) + [{
             "stage": "adapt-series", "steps": rep["steps"], "heldout_gain_db": round(rep["gain_db"], 3), "seed": args.seed}])
         export_model(adapted.cpu(), cfg, os.path.join(args.out, name), version=(args.version or version or "0") + "+adapted",
-                     quiet=True)
+                     name=args.name, quiet=True)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(rep, f, indent=1)
     print(json.dumps(rep), flush=True)

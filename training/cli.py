@@ -83,6 +83,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--l2sp", type=float, default=1e-2)
     p.add_argument("--version", default=None)
+    p.add_argument("--name", default="interslice", help="the base model's name, kept by the adapted one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--thickness", type=float, default=None, help="the stack's slice thickness over its slice spacing")

@@ -24,6 +24,8 @@ export interface AdaptEvalOptions {
   threads?: number;
   /** The shipped model's version (the adapted one is "<version>+adapted"). */
   version?: string;
+  /** The shipped model's name, which the adapted one keeps. */
+  name?: string;
   /** Each line the trainer prints. */
   onLine?: (line: string) => void;
   /** Kept slices thicker than this fraction of their spacing are not adapted, as in the node (undefined: no limit). */
@@ -61,6 +63,7 @@ export async function adaptAndScore(vol: Volume, volume: string, factor: number,
       seconds: o.seconds,
       threads: o.threads ?? availableParallelism(),
       version: o.version,
+      name: o.name,
       steps: o.steps,
       alwaysExport: true,
       onLine: o.onLine,

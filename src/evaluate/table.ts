@@ -117,7 +117,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
           scores[method] = { psnr: r.psnr, ssim: r.ssim };
         }
         const gain = gainOf(scores);
-        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, ...opts.adapt }));
+        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, name: session?.metadata.name, ...opts.adapt }));
         rows.push({ volume, factor, thick, scores, ...(session ? { model: modelPath } : {}), ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
       }
     }

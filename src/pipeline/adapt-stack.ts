@@ -177,6 +177,7 @@ export class StackAdapter {
         seconds: this.o.seconds,
         threads,
         version: model.metadata.version,
+        name: model.metadata.name,
         thickness,
         maxThickness: this.o.maxThickness,
         onLine: (line) => log.debug('adaptation progress', { stackId: stack.id, line: line.slice(0, 300) }),

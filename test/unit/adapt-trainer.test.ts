@@ -48,15 +48,15 @@ describe('the per-series trainer, seen from the node', () => {
   before(() => writeFileSync(join(dir, 'model.onnx'), 'onnx'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('hands over the stack as little-endian float32 [n, rows, cols] with its shape, budget and version', async () => {
+  it('hands over the stack as little-endian float32 [n, rows, cols] with its shape, budget, version and name', async () => {
     const py = stand('ok', `printf '{"kept": false, "reason": "r", "steps": 2, "gain_db": 0.01}' > "$out/report.json"`);
-    const { report } = await run(py);
+    const { report } = await run(py, undefined, { name: 'interslice-thick' });
     assert.equal(report.kept, false);
     const bytes = readFileSync(`${py}.f32`);
     assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)], [...volume.slices[0], ...volume.slices[1]]);
     assert.equal(bytes.readFloatLE(4 * 7), Math.fround(0.1));
     const args = readFileSync(`${py}.args`, 'utf8');
-    assert.match(args, /^-m training adapt-series --init \S+model\.onnx --stack \S+stack\.f32 --shape 2,2,3 --out \S+ --seconds 7 --threads 1 --version 2\.0\.0\n$/);
+    assert.match(args, /^-m training adapt-series --init \S+model\.onnx --stack \S+stack\.f32 --shape 2,2,3 --out \S+ --seconds 7 --threads 1 --version 2\.0\.0 --name interslice-thick\n$/);
   });
 
   it('passes a step limit and --always-export (interslice eval --adapt) only when asked', async () => {

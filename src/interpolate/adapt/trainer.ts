@@ -77,6 +77,8 @@ export interface AdaptSeriesOptions {
   threads: number;
   /** The base model's version: the adapted one is "<version>+adapted" (a .pt checkpoint carries none). */
   version?: string;
+  /** The base model's name, which the adapted one keeps (a .pt checkpoint carries none). */
+  name?: string;
   /** Each line the trainer prints (progress; no patient data: it never sees a header). */
   onLine?: (line: string) => void;
   /** Training steps at most (the trainer's default when undefined: the budget or the steps end it). */
@@ -108,6 +110,7 @@ export async function adaptSeries(o: AdaptSeriesOptions): Promise<{ report: Adap
     '--shape', `${volume.slices.length},${volume.rows},${volume.columns}`,
     '--out', out, '--seconds', String(o.seconds), '--threads', String(o.threads),
     ...(o.version ? ['--version', o.version] : []),
+    ...(o.name ? ['--name', o.name] : []),
     ...(o.steps !== undefined ? ['--steps', String(o.steps)] : []),
     ...(o.alwaysExport ? ['--always-export'] : []),
     ...(o.thickness !== undefined && Number.isFinite(o.thickness) ? ['--thickness', o.thickness.toFixed(4)] : []),
