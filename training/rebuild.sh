@@ -1,5 +1,5 @@
 #!/bin/sh
-# Rebuild models/interslice-v3.onnx from scratch (run from the repository root).
+# Rebuild models/interslice-v3.onnx and models/interslice-v3-thick.onnx from scratch (run from the repository root).
 # Debian packages: python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom
 # python3-onnx ffmpeg mricron-data. Times are for a 2-core CPU; a GPU is used when present.
 # Architecture (training/model.py DEFAULT_ARCH): 4 input slices (p, a, b, q) with a Catmull-Rom
@@ -36,3 +36,10 @@ nice -n 10 $PY -m training finetune-mr --init $RUNS/s2c/model.pt --mr $TR --mr $
   --patch 128 --lr 5e-5 --seed 0
 $PY -m training export --ckpt $RUNS/s2d/model.pt --out models/interslice-v3.onnx --version 3.0.0
 cp $RUNS/s2d/model.pt models/interslice-v3.pt
+# interslice-v3-thick, the model for thick stacks (pipeline.thickModelPath): v3 trained on with 95 % slab-averaged
+# inputs (~15 min); the node uses it for stacks whose slices are thicker than pipeline.thickModelAbove of their spacing
+nice -n 10 $PY -m training finetune-mr --init $RUNS/s2d/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
+  --p-thick 0.95 --p-dark 0.3 --magnitude-noise --noise-first --ssim-weight 0.2 --out $RUNS/s2k --steps 2000 --batch 12 \
+  --patch 128 --lr 1e-4 --seed 0
+$PY -m training export --ckpt $RUNS/s2k/model.pt --out models/interslice-v3-thick.onnx --name interslice-thick --version 3.0.0
+cp $RUNS/s2k/model.pt models/interslice-v3-thick.pt

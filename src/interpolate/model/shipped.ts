@@ -15,7 +15,8 @@ export const SHIPPED_THICK_MODEL = 'models/interslice-v3-thick.onnx';
 /**
  * pipeline.thickModelAbove when the configuration does not set it: stacks whose slice thickness
  * is more than this fraction of their spacing use the thick-slice model. Measured between the
- * evaluation protocol's two variants (models/MODEL_CARD.md "Choosing the model by slice
- * thickness"): at 0.5 v3 is the better model, at 0.75 and 1.0 the thick one.
+ * evaluation protocol's two variants (models/MODEL_CARD.md "Two models, chosen by slice
+ * thickness"): v3 is the better model at 0.5, the two are even at 0.75, the thick one is better
+ * from 0.875 on every evaluation volume.
  */
 export const THICK_MODEL_ABOVE_DEFAULT = 0.75;
