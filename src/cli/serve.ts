@@ -60,8 +60,7 @@ export async function serve(opts: { config: string; roles: Role[] }): Promise<vo
         },
       ),
     );
-    const interpolators = models && { standard: models.standard, ...(models.thick ? { thick: { interpolator: models.thick.model, above: models.thick.above } } : {}) };
-    node = await startNode(config, log, interpolators, audit, roles);
+    node = await startNode(config, log, models, audit, roles);
   } catch (e) {
     log.error('start-up failed', { error: (e as Error).message });
     process.exit(1);

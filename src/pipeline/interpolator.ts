@@ -8,9 +8,9 @@ import { thicknessRatio } from '../assemble/thickness.js';
 import { createClassicalInterpolator } from '../interpolate/classical.js';
 
 /** What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`. */
-export interface Interpolators {
-  standard: Interpolator;
-  thick?: { interpolator: Interpolator; above: number };
+export interface Interpolators<T extends Interpolator = Interpolator> {
+  standard: T;
+  thick?: { interpolator: T; above: number };
 }
 
 export async function createInterpolators(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolators> {
@@ -18,10 +18,15 @@ export async function createInterpolators(cfg: Config, log: Logger, method: Meth
   const { createModelInterpolator } = await import('../interpolate/model-interpolator.js');
   const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
   const options = engineOptionsFromPipeline(cfg.pipeline);
-  const standard = await createModelInterpolator(cfg.pipeline.modelPath, log, options);
+  return loadModels(cfg, (path, key) => createModelInterpolator(path, log, options, key));
+}
+
+/** modelPath, and thickModelPath unless it is null, each loaded (and checked) by `load`. */
+export async function loadModels<T extends Interpolator>(cfg: Config, load: (path: string, configKey: string) => Promise<T>): Promise<Interpolators<T>> {
+  const standard = await load(cfg.pipeline.modelPath, 'pipeline.modelPath');
   const { thickModelPath, thickModelAbove } = cfg.pipeline;
   if (thickModelPath === null) return { standard };
-  return { standard, thick: { interpolator: await createModelInterpolator(thickModelPath, log, options, 'pipeline.thickModelPath'), above: thickModelAbove } };
+  return { standard, thick: { interpolator: await load(thickModelPath, 'pipeline.thickModelPath'), above: thickModelAbove } };
 }
 
 /** The interpolator one stack is synthesised with, and the thickness ratio it was chosen by. */

@@ -7,22 +7,18 @@ import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../core/log.js';
+import { loadModels, type Interpolators } from '../../pipeline/interpolator.js';
 import { engineOptionsFromPipeline } from './options.js';
 import { ReloadableModel, type ReloadOutcome } from './reloadable.js';
 
-export interface ServeModels {
-  standard: ReloadableModel;
-  thick?: { model: ReloadableModel; above: number };
-}
+/** The node's models (pipeline/interpolator.ts Interpolators), each behind a reload signal. */
+export type ServeModels = Interpolators<ReloadableModel>;
 
 /** The reloadable models when the method is model; undefined for the classical methods. */
 export async function createServeModels(cfg: Config, log: Logger): Promise<ServeModels | undefined> {
   if (cfg.pipeline.method !== 'model') return undefined;
   const options = engineOptionsFromPipeline(cfg.pipeline);
-  const standard = await ReloadableModel.create(cfg.pipeline.modelPath, options, log);
-  const { thickModelPath, thickModelAbove } = cfg.pipeline;
-  if (thickModelPath === null) return { standard };
-  return { standard, thick: { model: await ReloadableModel.create(thickModelPath, options, log, undefined, 'pipeline.thickModelPath'), above: thickModelAbove } };
+  return loadModels(cfg, (path, key) => ReloadableModel.create(path, options, log, undefined, key));
 }
 
 /** One reload's outcome, with the configuration key it was for. */
@@ -35,7 +31,7 @@ export async function reloadOnSignal(models: ServeModels | undefined, configOpti
     return [];
   }
   let path = models.standard.model.path;
-  let thickPath: string | null | undefined = models.thick?.model.model.path ?? null;
+  let thickPath: string | null = models.thick?.interpolator.model.path ?? null;
   try {
     const file = configOption === 'config/default.yaml' && !existsSync(configOption) ? undefined : configOption;
     const pipeline = loadConfig(file).config.pipeline;
@@ -48,7 +44,7 @@ export async function reloadOnSignal(models: ServeModels | undefined, configOpti
   const out: KeyedReload[] = [{ key: 'modelPath', path, ...(await models.standard.reload(path)) }];
   if (models.thick && thickPath !== null) {
     log.info('SIGHUP: reloading the thick-slice model', { path: thickPath });
-    out.push({ key: 'thickModelPath', path: thickPath, ...(await models.thick.model.reload(thickPath)) });
+    out.push({ key: 'thickModelPath', path: thickPath, ...(await models.thick.interpolator.reload(thickPath)) });
   } else if (!!models.thick !== (thickPath !== null)) {
     log.warn('SIGHUP: pipeline.thickModelPath was set or unset: that takes a restart', { thickModelPath: thickPath });
   }
