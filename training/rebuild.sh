@@ -1,5 +1,6 @@
 #!/bin/sh
-# Rebuild models/interslice-v3.onnx and models/interslice-v3-thick.onnx from scratch (run from the repository root).
+# Rebuild models/interslice-v3.onnx and the two shipped models built from it, interslice-v3-thin.onnx and
+# interslice-v3-thick.onnx, from scratch (run from the repository root).
 # Debian packages: python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom
 # python3-onnx ffmpeg mricron-data. Times are for a 2-core CPU; a GPU is used when present.
 # Architecture (training/model.py DEFAULT_ARCH): 4 input slices (p, a, b, q) with a Catmull-Rom
@@ -43,3 +44,9 @@ nice -n 10 $PY -m training finetune-mr --init $RUNS/s2d/model.pt --mr $TR --mr $
   --patch 128 --lr 1e-4 --seed 0
 $PY -m training export --ckpt $RUNS/s2k/model.pt --out models/interslice-v3-thick.onnx --name interslice-thick --version 3.0.0
 cp $RUNS/s2k/model.pt models/interslice-v3-thick.pt
+# interslice-v3-thin, the standard model (pipeline.modelPath): v3 trained on with 5 % slab-averaged inputs (~14 min)
+nice -n 10 $PY -m training finetune-mr --init $RUNS/s2d/model.pt --mr $TR --mr $T/ch2.nii.gz --mr $T/ch2better.nii.gz \
+  --p-thick 0.05 --p-dark 0.3 --magnitude-noise --noise-first --ssim-weight 0.2 --out $RUNS/s2t --steps 2000 --batch 12 \
+  --patch 128 --lr 1e-4 --seed 0
+$PY -m training export --ckpt $RUNS/s2t/model.pt --out models/interslice-v3-thin.onnx --name interslice-thin --version 3.0.0
+cp $RUNS/s2t/model.pt models/interslice-v3-thin.pt

@@ -26,7 +26,7 @@ export interface FinetuneOptions {
 }
 
 /** Where the starting checkpoint is looked for when --init is not given, in order. */
-export const INIT_CANDIDATES = [SHIPPED_CHECKPOINT, 'training/runs/v2/s2d/model.pt'];
+export const INIT_CANDIDATES = [SHIPPED_CHECKPOINT, 'training/runs/v2/s2t/model.pt'];
 
 /** Reports a failed step with the last lines it printed (its traceback, usually). */
 function stepFailed(step: string, res: PythonRun): void {

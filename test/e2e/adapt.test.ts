@@ -144,11 +144,11 @@ describe('adaptation unavailable: the shipped model serves, readiness says why',
     plainAsl = await pushAndReceive(t, ASL);
     assert.doesNotMatch(plainAsl.description, /adapt/);
     assert.match(plainAsl.description, /model interpolation along the slice normal \(model \S+ \S+ sha256:[0-9a-f]{16}\); /);
-    // 6 mm slices every 7.5 mm: 0.8 of the spacing, above pipeline.thickModelAbove (0.75): the thick-slice model.
+    // 6 mm slices every 7.5 mm: 0.8 of the spacing, above pipeline.thickModelAbove (0.65): the thick-slice model.
     assert.match(plainAsl.description, /\(model interslice-thick \S+ sha256:/);
     const [chosen] = events(t, 'model-chosen');
     assert.ok(Math.abs(Number(chosen?.thickness) - 0.8) < 1e-3, JSON.stringify(chosen));
-    assert.equal(chosen.above, 0.75);
+    assert.equal(chosen.above, 0.65);
     assert.match(String(chosen.message), /thick-slice model/);
     assert.equal(events(t, 'adapt-start').length, 0, 'no trainer started');
     assert.equal(events(t, 'adapt-unavailable').length, 1, 'said once');
@@ -226,7 +226,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
     const gain = `${report.gain_db >= 0 ? '+' : '-'}${Math.abs(report.gain_db).toFixed(2)} dB`;
     if (report.kept) {
       assert.ok(first.description.includes(`; adapted to this series (self-supervised on its own slices, ${report.steps} steps, held-out ${gain})); `), first.description);
-      // Named as the shipped model, its version marked: "model interslice 3.0.0+adapted sha256:...".
+      // Named as the model it started from, its version marked: "model interslice-thick 3.0.0+adapted sha256:...".
       const shipped = plainAsl && /\(model (\S+) (\S+) sha256:/.exec(plainAsl.description);
       const named = shipped ? `${shipped[1]} ${shipped[2]}`.replace(/[.+]/g, '\\$&') : '\\S+ \\S+';
       assert.match(first.description, new RegExp(`\\(model ${named}\\+adapted sha256:[0-9a-f]{16}; adapted`));

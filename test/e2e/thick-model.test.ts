@@ -1,6 +1,6 @@
 // The model chosen by slice thickness (pipeline.thickModelPath, thickModelAbove), through
 // `interslice process` on the real ASL series (6 mm slices every 7.5 mm: 0.8 of the spacing).
-// With the default limit (0.75) the derived series is synthesised by the thick-slice model and
+// With the default limit (0.65) the derived series is synthesised by the thick-slice model and
 // says so; with the limit raised above 0.8 (or the thick model off) by the standard one. The
 // model is part of the content: the two series get different UIDs, the acquired slices stay
 // bit-exact in both, and the synthesised slices differ, but only as two interpolations of one
@@ -80,7 +80,7 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
 
   it('the limit raised above 0.8: the standard model, other UIDs; thickModelPath null gives the same series', async () => {
     standard = await processAsl('above-0.9', '{ thickModelAbove: 0.9 }');
-    assert.match(standard[0].description, /\(model interslice \S+ sha256:[0-9a-f]{16}\)/);
+    assert.match(standard[0].description, /\(model interslice-thin \S+ sha256:[0-9a-f]{16}\)/);
     assert.notEqual(standard[0].series, thick[0].series, 'the model is part of the content: other UIDs');
     const off = await processAsl('off', '{ thickModelPath: null }');
     assert.equal(off[0].series, standard[0].series, 'the same model on the same stack: the same series');

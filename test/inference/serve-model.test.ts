@@ -130,7 +130,7 @@ describe('serve and the model file', () => {
     const started = lines.find((l) => l.message === 'node started')!;
     assert.match(String(started.interpolator), /^model fixture-local 0\.0\.1 sha256:/);
     assert.match(String(started.thickInterpolator), /^model fixture-context \S+ sha256:/);
-    assert.equal(started.thickAbove, 0.75);
+    assert.equal(started.thickAbove, 0.65);
     const refused = lines.find((l) => l.message === 'model reload refused: keeping the current model')!;
     assert.deepEqual([refused.configKey, refused.path], ['pipeline.thickModelPath', thick]);
     assert.match(String(refused.reason), /not a usable ONNX model/);
