@@ -17,3 +17,9 @@ export function thicknessRatio(stack: Stack): number | undefined {
   const median = t.length % 2 ? t[(t.length - 1) / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
   return median / stack.spacing.mean;
 }
+
+/**
+ * The rule by which a stack gets the thick-slice model (pipeline.thickModelAbove): its slices are
+ * known to be thicker than `above` of their spacing. The node and `interslice eval` both use it.
+ */
+export const usesThickModel = (ratio: number | undefined, above: number): boolean => ratio !== undefined && ratio > above;

@@ -8,6 +8,7 @@ import { ModelSession } from '../interpolate/engine/session.js';
 import { adaptAndScore, type AdaptEvalOptions, type AdaptRow } from './adapt.js';
 import { keptThickness, runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
 import { loadVolume } from './volume.js';
+import { usesThickModel } from '../assemble/thickness.js';
 
 export type { Score };
 
@@ -75,9 +76,9 @@ export interface ThickModel {
   above: number;
 }
 
-/** The model file the node would use for these kept slices (interpolatorFor's rule). */
+/** The model file the node would use for these kept slices (usesThickModel, as interpolatorFor). */
 export function modelFor(modelPath: string, thickModel: ThickModel | undefined, thick: boolean, factor: number): string {
-  return thickModel && keptThickness(thick, Math.round(factor)) > thickModel.above ? thickModel.path : modelPath;
+  return thickModel && usesThickModel(keptThickness(thick, Math.round(factor)), thickModel.above) ? thickModel.path : modelPath;
 }
 
 function gainOf(scores: TableRow['scores']): Gain | undefined {

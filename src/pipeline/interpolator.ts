@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import type { Interpolator, Method, Stack } from '../core/types.js';
-import { thicknessRatio } from '../assemble/thickness.js';
+import { thicknessRatio, usesThickModel } from '../assemble/thickness.js';
 import { createClassicalInterpolator } from '../interpolate/classical.js';
 
 /** What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`. */
@@ -32,6 +32,6 @@ export async function loadModels<T extends Interpolator>(cfg: Config, load: (pat
 /** The interpolator one stack is synthesised with, and the thickness ratio it was chosen by. */
 export function interpolatorFor(set: Interpolators, stack: Stack): { interpolator: Interpolator; thickness?: number; thick: boolean } {
   const thickness = thicknessRatio(stack);
-  const thick = !!set.thick && thickness !== undefined && thickness > set.thick.above;
+  const thick = !!set.thick && usesThickModel(thickness, set.thick.above);
   return { interpolator: thick ? set.thick!.interpolator : set.standard, thickness, thick };
 }
