@@ -93,6 +93,21 @@ def main(argv=None):
                    help="also write the adapted weights the guard did not keep, as adapted-not-kept.onnx "
                         "(for `interslice eval --adapt`, which validates the guard against truth)")
 
+    p = sub.add_parser("refiner", help="train the through-plane refiner (training/refiner.py) and export it")
+    p.add_argument("--out", required=True, help="checkpoint .pt; the ONNX is written beside it")
+    p.add_argument("--ch", type=int, default=16)
+    p.add_argument("--kw", type=int, default=3, help="inner layers' kernel width across the plane (1: along the slices only)")
+    p.add_argument("--sep", action="store_true", help="inner layers depthwise + pointwise")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--ks", default="2,3,4,5,6", help="drop factors of the training stacks")
+    p.add_argument("--axes", default="0,1,2", help="axes of the training volumes taken as the slice axis")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default="/tmp/interslice-refiner-cache", help="the frame models' output on the training volumes")
+    p.add_argument("--name", default="interslice-refiner")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--threads", type=int, default=2)
+
     p = sub.add_parser("export", help="export a checkpoint to ONNX with metadata")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--out", required=True)
@@ -107,6 +122,7 @@ def main(argv=None):
     p.add_argument("--method", action="append", choices=["model", "linear", "cubic"], default=None)
     p.add_argument("--model", default=None, help="checkpoint .pt or exported .onnx")
     p.add_argument("--thick", action="store_true")
+    p.add_argument("--refiner", default=None, help="through-plane refiner .pt or .onnx run after the model (training/refiner.py)")
     p.add_argument("--tta", action="store_true", help="with a .pt checkpoint: test-time augmentation")
     p.add_argument("--json", action="store_true")
     p.add_argument("--threads", type=int, default=2)
@@ -130,6 +146,8 @@ def main(argv=None):
         from .stages import finetune_self; finetune_self(args)
     elif args.cmd == "adapt-series":
         from .adapt import adapt_series_cli; adapt_series_cli(args)
+    elif args.cmd == "refiner":
+        from .refiner import refiner_cli; refiner_cli(args)
     elif args.cmd == "export":
         from .export import export; export(args)
     elif args.cmd == "evaluate":
@@ -139,13 +157,20 @@ def main(argv=None):
         from .volumes import load_volume
         vol = load_volume(args.volume)[0]
         model = load_model(args.model, tta=args.tta) if args.model else None
+        refiner = None
+        if args.refiner:
+            from .refiner import load_refiner
+            refiner = load_refiner(args.refiner)
         methods = args.method or (["linear", "cubic", "model"] if model else ["linear", "cubic"])
         res = []
         for k in args.factor:
             for m in methods:
-                r = evaluate(args.volume, k, m, model=model, thick=args.thick, vol_cache=vol)
+                r = evaluate(args.volume, k, m, model=model, thick=args.thick, vol_cache=vol,
+                             refiner=refiner if m == "model" else None)
                 if m == "model":
                     r["model"] = args.model
+                    if refiner is not None:
+                        r["refiner"] = args.refiner
                 res.append(r)
                 if not args.json:
                     print("%-60s k=%d %-6s %s PSNR %.2f dB  SSIM %.4f" % (args.volume, k, m, "thick" if args.thick else "     ", r["psnr"], r["ssim"]), flush=True)

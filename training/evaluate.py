@@ -110,7 +110,7 @@ def load_model(path, tta=False):
     return (with_tta(m) if tta else m).eval()
 
 
-def evaluate(volume, factor, method, model=None, thick=False, vol_cache=None):
+def evaluate(volume, factor, method, model=None, thick=False, vol_cache=None, refiner=None):
     t0 = time.time()
     vol = vol_cache if vol_cache is not None else load_volume(volume)[0]
     n = vol.shape[0]
@@ -124,6 +124,12 @@ def evaluate(volume, factor, method, model=None, thick=False, vol_cache=None):
         if isinstance(model, str):
             model = load_model(model)
         rec = rebuild_model(kept, k, n, model)
+        if refiner is not None:
+            # the through-plane refiner, flagged thick as the node flags a stack the thick model made
+            from .refiner import refine_rebuilt, load_refiner
+            if isinstance(refiner, str):
+                refiner = load_refiner(refiner)
+            rec = refine_rebuilt(refiner, kept, rec, k, n, thick)
     else:
         raise ValueError(method)
     R = float(np.percentile(vol, 99.9))

@@ -50,3 +50,7 @@ nice -n 10 $PY -m training finetune-mr --init $RUNS/s2d/model.pt --mr $TR --mr $
   --patch 128 --lr 1e-4 --seed 0
 $PY -m training export --ckpt $RUNS/s2t/model.pt --out models/interslice-v3-thin.onnx --name interslice-thin --version 3.0.0
 cp $RUNS/s2t/model.pt models/interslice-v3-thin.pt
+# interslice-refiner-1, the through-plane refiner (pipeline.refinerPath; training/refiner.py): trained on the two
+# models' own output on the three training volumes (every axis, thin and thick, drop-2 to drop-6) against the full
+# volumes, 4000 steps (~6 min, plus ~8 min to cache the models' output once); writes the .pt and the .onnx
+nice -n 10 $PY -m training refiner --out models/interslice-refiner-1.pt --ch 16 --steps 4000 --ks 2,3,4,5,6 --seed 0

@@ -3,7 +3,8 @@
 // figure (as before); otherwise a table of every volume and factor with linear, cubic and model
 // (or the methods --method lists), the model's gain over the better classical method and the mean.
 // The model column uses --model, or --thick-model for kept slices thicker than --thick-model-above
-// of their spacing (--thick rows, by default), as the node chooses by pipeline.thickModelPath.
+// of their spacing (--thick rows, by default), as the node chooses by pipeline.thickModelPath,
+// then --refiner over the rebuilt stack (pipeline.refinerPath; none: the model alone).
 // --adapt: each row also adapts the model to that volume's kept slices with the node's per-series
 // trainer and scores it against truth (src/evaluate/adapt.ts).
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
@@ -18,6 +19,8 @@ export interface EvalCommandOptions {
   /** the thick-slice model ('none': --model for every row) */
   thickModel: string;
   thickModelAbove: number;
+  /** the through-plane refiner ('none': the model alone) */
+  refiner: string;
   thick?: boolean;
   json?: boolean;
   adapt?: boolean;
@@ -35,6 +38,7 @@ export const EVAL_ADAPT_SECONDS = 120;
 export async function evalCommand(volumes: string[], opts: EvalCommandOptions): Promise<number> {
   const thick = !!opts.thick;
   const thickModel = opts.thickModel === 'none' ? undefined : { path: opts.thickModel, above: opts.thickModelAbove };
+  const refinerPath = opts.refiner === 'none' ? undefined : opts.refiner;
   if (opts.adapt) {
     if (opts.method && !opts.method.includes('model')) {
       console.error('interslice eval: --adapt adapts the model: --method must include model');
@@ -49,7 +53,9 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
     const [volume] = volumes;
     const [factor] = opts.factor;
     const [method] = opts.method;
-    const res = await runEval({ volume, factor, method, thick, modelPath: modelFor(opts.model, thickModel, thick, factor) });
+    const modelPath = modelFor(opts.model, thickModel, thick, factor);
+    const refine = method === 'model' && refinerPath ? { refinerPath, refinerThick: modelPath === thickModel?.path } : {};
+    const res = await runEval({ volume, factor, method, thick, modelPath, ...refine });
     if (opts.json) console.log(JSON.stringify(res));
     else console.log(`${method} ${thick ? 'thick' : 'drop'}-${factor}: PSNR ${res.psnr.toFixed(2)} dB  SSIM ${res.ssim.toFixed(4)}`);
     return 0;
@@ -64,7 +70,7 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
         onLine: (line: string) => line.startsWith('adapt:') && console.error(line),
       }
     : undefined;
-  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model, thickModel, adapt });
+  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model, thickModel, refinerPath, adapt });
   console.log(opts.json ? JSON.stringify(table) : formatEvalTable(table));
   return 0;
 }

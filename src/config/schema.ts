@@ -1,6 +1,6 @@
 // The configuration's shape, defaults and rules, validated once at start-up (zod).
 import { z } from 'zod';
-import { SHIPPED_MODEL, SHIPPED_THICK_MODEL, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_THICK_MODEL, SHIPPED_REFINER, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const aeTitle = z
@@ -140,6 +140,8 @@ export const configSchema = z
         // modelPath for every stack. Stacks that state no SliceThickness use modelPath.
         thickModelPath: z.string().nullable().default(`./${SHIPPED_THICK_MODEL}`),
         thickModelAbove: z.number().min(0).default(THICK_MODEL_ABOVE_DEFAULT),
+        // The through-plane refiner run after the model on every stack it synthesises; null: none.
+        refinerPath: z.string().nullable().default(`./${SHIPPED_REFINER}`),
         // Inference of the model (src/interpolate/engine): provider, batching, tiling.
         executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
         inferenceThreads: z.number().int().min(0).default(0),

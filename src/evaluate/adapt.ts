@@ -13,6 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adaptSeries, NOT_KEPT_MODEL } from '../interpolate/adapt/trainer.js';
 import { keptSlices, keptThickness, runEvalOnVolume, type Score } from './protocol.js';
+import type { Refiner } from '../interpolate/refine/refiner.js';
 import type { Volume } from './volume.js';
 
 export interface AdaptEvalOptions {
@@ -51,7 +52,14 @@ export interface AdaptRow {
 const diff = (a: Score, b: Score): Score => ({ psnr: a.psnr - b.psnr, ssim: a.ssim - b.ssim });
 
 /** Adapts the model to `vol`'s kept slices for drop-`factor` (thick or not) and scores it against `zeroShot`. */
-export async function adaptAndScore(vol: Volume, volume: string, factor: number, thick: boolean, modelPath: string, zeroShot: Score, o: AdaptEvalOptions): Promise<AdaptRow> {
+/** The refiner the zero-shot figure was made with, for the adapted one too (as the node runs it). */
+export interface EvalRefiner {
+  refiner: Refiner;
+  path: string;
+  thick: boolean;
+}
+
+export async function adaptAndScore(vol: Volume, volume: string, factor: number, thick: boolean, modelPath: string, zeroShot: Score, o: AdaptEvalOptions, refine?: EvalRefiner): Promise<AdaptRow> {
   const k = Math.round(factor);
   const kept = keptSlices(vol, k, thick);
   const work = await mkdtemp(join(tmpdir(), 'interslice-eval-adapt-'));
@@ -72,7 +80,7 @@ export async function adaptAndScore(vol: Volume, volume: string, factor: number,
     });
     const weights = join(dir, report.kept ? 'model.onnx' : NOT_KEPT_MODEL);
     // No weights: no step was trained (too few kept slices), the adapted model is the shipped one.
-    const adapted = existsSync(weights) ? await runEvalOnVolume(vol, { volume, factor, method: 'model', thick, modelPath: weights }) : zeroShot;
+    const adapted = existsSync(weights) ? await runEvalOnVolume(vol, { volume, factor, method: 'model', thick, modelPath: weights, ...(refine ? { refinerPath: refine.path, refinerThick: refine.thick } : {}) }, undefined, refine?.refiner) : zeroShot;
     const score = { psnr: adapted.psnr, ssim: adapted.ssim };
     const gain = diff(score, zeroShot);
     return {

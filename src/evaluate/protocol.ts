@@ -8,10 +8,14 @@
 //  of 2D SSIM with a 7x7 uniform window, K1 0.01, K2 0.03, sample covariance, data range R,
 //  3-pixel border excluded (scikit-image structural_similarity defaults).
 //  cubic = natural cubic spline through the kept slices (scipy CubicSpline bc_type='natural').
+//  model with a refiner: the rebuilt slices then go through the through-plane refiner, over the
+//  stack the node would have (kept + rebuilt slices, rows past the last kept one copying it), as
+//  training/refiner.py refine_rebuilt does.
 import { readFile } from 'node:fs/promises';
 import { ModelSession } from '../interpolate/engine/session.js';
 import { synthesisePairs, type PairRequest } from '../interpolate/engine/synthesise.js';
 import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
+import { Refiner } from '../interpolate/refine/refiner.js';
 import { loadVolume, type Volume } from './volume.js';
 
 export type EvalMethod = 'model' | 'cubic' | 'linear';
@@ -22,6 +26,10 @@ export interface EvalOptions {
   method: EvalMethod;
   thick?: boolean;
   modelPath?: string;
+  /** the through-plane refiner after the model (method model only) */
+  refinerPath?: string;
+  /** its thick input: the thick-slice model made the rebuilt slices (default: `thick`) */
+  refinerThick?: boolean;
 }
 
 /** PSNR (dB) and SSIM of one method on one volume and factor. */
@@ -43,6 +51,7 @@ export interface EvalResult {
   rebuilt: number;
   seconds: number;
   model?: string;
+  refiner?: string;
 }
 
 /** numpy.percentile(x, q) with the default 'linear' method. */
@@ -184,6 +193,19 @@ export async function rebuildModel(kept: Float32Array[], k: number, n: number, r
   return new Map(idx.map((i, j) => [i, res[j].map((v) => v * scale)]));
 }
 
+/** The refiner over the stack the node would have made of `kept` and `rec` (see the header). */
+export async function refineRebuilt(kept: Float32Array[], rec: Map<number, Float32Array>, k: number, n: number, rows: number, cols: number, refiner: Refiner, thick: boolean): Promise<Map<number, Float32Array>> {
+  const all = new Float32Array(kept.length * rows * cols);
+  kept.forEach((s, i) => all.set(s, i * rows * cols));
+  const scale = normScale(all);
+  const last = Math.floor((n - 1) / k) * k;
+  const slice = (i: number) => (i > last ? kept[last / k] : i % k === 0 ? kept[i / k] : rec.get(i)!);
+  const slices = Array.from({ length: n }, (_, i) => slice(i).map((v) => v / scale));
+  const dist = Float32Array.from({ length: n }, (_, i) => Math.min(i % k, k - (i % k)) / k);
+  const out = await refiner.refine(slices, dist, thick, rows, cols);
+  return new Map([...rec.keys()].map((i) => [i, out[i]!.map((v) => v * scale)]));
+}
+
 /** 2D SSIM as skimage.metrics.structural_similarity(x, y, data_range=R) (7x7 uniform window). */
 export function ssim2d(x: Float64Array, y: Float64Array, rows: number, cols: number, R: number): number {
   const win = 7;
@@ -225,7 +247,7 @@ export function ssim2d(x: Float64Array, y: Float64Array, rows: number, cols: num
   return sum / cnt;
 }
 
-export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: ModelSession): Promise<EvalResult> {
+export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: ModelSession, refiner?: Refiner): Promise<EvalResult> {
   const t0 = Date.now();
   const k = Math.round(opts.factor);
   if (k < 2) throw new Error('factor must be >= 2');
@@ -244,6 +266,11 @@ export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: 
     }
     rec = await rebuildModel(kept, k, n, vol.rows, vol.cols, session);
     await own?.release();
+    if (refiner || opts.refinerPath) {
+      const ownRefiner = refiner ? undefined : await Refiner.open(opts.refinerPath!, { ...ENGINE_DEFAULTS, provider: 'cpu' });
+      rec = await refineRebuilt(kept, rec, k, n, vol.rows, vol.cols, (refiner ?? ownRefiner)!, opts.refinerThick ?? !!opts.thick);
+      await ownRefiner?.release();
+    }
   } else throw new Error(`unknown method ${String(opts.method)}`);
   const R = percentile(vol.data, 99.9);
   let se = 0;
@@ -276,7 +303,7 @@ export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: 
     slices: n,
     rebuilt: idx.length,
     seconds: (Date.now() - t0) / 1000,
-    ...(opts.method === 'model' ? { model: opts.modelPath } : {}),
+    ...(opts.method === 'model' ? { model: opts.modelPath, ...(opts.refinerPath ? { refiner: opts.refinerPath } : {}) } : {}),
   };
 }
 

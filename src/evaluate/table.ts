@@ -5,7 +5,9 @@
 // the guard's decision and what the pipeline would deliver.
 import { readFile } from 'node:fs/promises';
 import { ModelSession } from '../interpolate/engine/session.js';
-import { adaptAndScore, type AdaptEvalOptions, type AdaptRow } from './adapt.js';
+import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
+import { Refiner } from '../interpolate/refine/refiner.js';
+import { adaptAndScore, type AdaptEvalOptions, type AdaptRow, type EvalRefiner } from './adapt.js';
 import { keptThickness, runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
 import { loadVolume } from './volume.js';
 import { usesThickModel } from '../assemble/thickness.js';
@@ -54,6 +56,7 @@ export interface EvalTable {
   model?: string;
   /** the thick-slice model and the thickness ratio above which rows use it */
   thickModel?: ThickModel;
+  refiner?: string;
   rows: TableRow[];
   /** arithmetic mean of every column over the rows */
   mean: { scores: Partial<Record<EvalMethod, Score>>; gain?: Score; adapt?: AdaptMean };
@@ -67,6 +70,8 @@ export interface TableOptions {
   modelPath?: string;
   /** as the node's pipeline.thickModelPath/thickModelAbove: rows whose kept slices are thicker use it */
   thickModel?: ThickModel;
+  /** as the node's pipeline.refinerPath: the through-plane refiner after the model */
+  refinerPath?: string;
   /** adapt the model to each volume and factor (needs the model method) */
   adapt?: AdaptEvalOptions;
 }
@@ -106,6 +111,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
     return sessions.get(path)!;
   };
   const rows: TableRow[] = [];
+  const refiner = methods.includes('model') && opts.refinerPath ? await Refiner.open(opts.refinerPath, { ...ENGINE_DEFAULTS, provider: 'cpu' }) : undefined;
   try {
     for (const volume of opts.volumes) {
       const vol = loadVolume(volume);
@@ -113,17 +119,21 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
         const scores: TableRow['scores'] = {};
         const modelPath = opts.modelPath && modelFor(opts.modelPath, opts.thickModel, thick, factor);
         const session = methods.includes('model') ? await sessionFor(modelPath!) : undefined;
+        // The refiner's thick input, as the node sets it: the thick-slice model made the stack.
+        const refine: EvalRefiner | undefined = refiner && { refiner, path: opts.refinerPath!, thick: modelPath === opts.thickModel?.path };
         for (const method of methods) {
-          const r = await runEvalOnVolume(vol, { volume, factor, method, thick, modelPath }, method === 'model' ? session : undefined);
+          const model = method === 'model';
+          const r = await runEvalOnVolume(vol, { volume, factor, method, thick, modelPath, ...(model && refine ? { refinerPath: refine.path, refinerThick: refine.thick } : {}) }, model ? session : undefined, model ? refiner : undefined);
           scores[method] = { psnr: r.psnr, ssim: r.ssim };
         }
         const gain = gainOf(scores);
-        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, name: session?.metadata.name, ...opts.adapt }));
+        const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, name: session?.metadata.name, ...opts.adapt }, refine));
         rows.push({ volume, factor, thick, scores, ...(session ? { model: modelPath } : {}), ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
       }
     }
   } finally {
     for (const s of sessions.values()) await (await s.catch(() => undefined))?.release();
+    await refiner?.release();
   }
   const meanScores: EvalTable['mean']['scores'] = {};
   for (const m of methods) meanScores[m] = meanScore(rows, (r) => r.scores[m]!);
@@ -140,7 +150,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
   return {
     thick,
     methods,
-    ...(methods.includes('model') ? { model: opts.modelPath, ...(opts.thickModel ? { thickModel: opts.thickModel } : {}) } : {}),
+    ...(methods.includes('model') ? { model: opts.modelPath, ...(opts.thickModel ? { thickModel: opts.thickModel } : {}), ...(refiner ? { refiner: opts.refinerPath } : {}) } : {}),
     rows,
     mean: { scores: meanScores, ...(gains.length ? { gain: meanScore(gains, (g) => g) } : {}), ...(adaptMean ? { adapt: adaptMean } : {}) },
   };
@@ -195,6 +205,7 @@ export function formatEvalTable(t: EvalTable): string {
         ]
       : []),
     ...(t.model ? [`model: ${t.model}${t.thickModel ? `; rows whose kept slices are thicker than ${t.thickModel.above} of their spacing: ${t.thickModel.path}` : ''}`] : []),
+    ...(t.refiner ? [`then the through-plane refiner ${t.refiner} over each rebuilt stack`] : []),
     ...(t.thickModel && t.rows.some((r) => r.model === t.thickModel!.path) ? ['(kept slices: thin ones are 1/factor of their spacing thick, --thick ones as thick as it)'] : []),
   ];
   return [...text, '', ...notes].join('\n');

@@ -1,16 +1,21 @@
 // Chooses the interpolators the configuration asks for. Classical methods need nothing; the
 // learned models are loaded (and checked) once at start-up: modelPath for every stack, and
-// thickModelPath for stacks whose slices are thick for their spacing.
+// thickModelPath for stacks whose slices are thick for their spacing; refinerPath after either.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import type { Interpolator, Method, Stack } from '../core/types.js';
 import { thicknessRatio, usesThickModel } from '../assemble/thickness.js';
 import { createClassicalInterpolator } from '../interpolate/classical.js';
+import type { Refiner } from '../interpolate/refine/refiner.js';
 
-/** What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`. */
+/**
+ * What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`;
+ * `refiner` after either (the learned models only).
+ */
 export interface Interpolators<T extends Interpolator = Interpolator> {
   standard: T;
   thick?: { interpolator: T; above: number };
+  refiner?: Refiner;
 }
 
 export async function createInterpolators(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolators> {
@@ -18,15 +23,24 @@ export async function createInterpolators(cfg: Config, log: Logger, method: Meth
   const { createModelInterpolator } = await import('../interpolate/model-interpolator.js');
   const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
   const options = engineOptionsFromPipeline(cfg.pipeline);
-  return loadModels(cfg, (path, key) => createModelInterpolator(path, log, options, key));
+  return loadModels(cfg, (path, key) => createModelInterpolator(path, log, options, key), log);
 }
 
-/** modelPath, and thickModelPath unless it is null, each loaded (and checked) by `load`. */
-export async function loadModels<T extends Interpolator>(cfg: Config, load: (path: string, configKey: string) => Promise<T>): Promise<Interpolators<T>> {
+/**
+ * modelPath, and thickModelPath unless it is null, each loaded (and checked) by `load`; then
+ * refinerPath unless it is null.
+ */
+export async function loadModels<T extends Interpolator>(cfg: Config, load: (path: string, configKey: string) => Promise<T>, log: Logger): Promise<Interpolators<T>> {
   const standard = await load(cfg.pipeline.modelPath, 'pipeline.modelPath');
-  const { thickModelPath, thickModelAbove } = cfg.pipeline;
-  if (thickModelPath === null) return { standard };
-  return { standard, thick: { interpolator: await load(thickModelPath, 'pipeline.thickModelPath'), above: thickModelAbove } };
+  const { thickModelPath, thickModelAbove, refinerPath } = cfg.pipeline;
+  const thick = thickModelPath === null ? undefined : { interpolator: await load(thickModelPath, 'pipeline.thickModelPath'), above: thickModelAbove };
+  let refiner: Refiner | undefined;
+  if (refinerPath !== null) {
+    const { Refiner } = await import('../interpolate/refine/refiner.js');
+    const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
+    refiner = await Refiner.open(refinerPath, engineOptionsFromPipeline(cfg.pipeline), log);
+  }
+  return { standard, ...(thick ? { thick } : {}), ...(refiner ? { refiner } : {}) };
 }
 
 /** The interpolator one stack is synthesised with, and the thickness ratio it was chosen by. */

@@ -279,6 +279,7 @@ export async function startNode(
     method: interpolator.method,
     interpolator: interpolator.description,
     ...(interpolators.thick ? { thickInterpolator: interpolators.thick.interpolator.description, thickAbove: interpolators.thick.above } : {}),
+    refiner: interpolators.refiner?.description ?? null,
     adapt: cfg.pipeline.adapt,
     destinations: cfg.destinations.map((d) => d.name),
     stableSeconds: cfg.pipeline.stableSeconds,

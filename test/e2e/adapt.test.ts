@@ -143,7 +143,7 @@ describe('adaptation unavailable: the shipped model serves, readiness says why',
     assert.ok(r.body.degraded.includes('adaptation'), JSON.stringify(r.body));
     plainAsl = await pushAndReceive(t, ASL);
     assert.doesNotMatch(plainAsl.description, /adapt/);
-    assert.match(plainAsl.description, /model interpolation along the slice normal \(model \S+ \S+ sha256:[0-9a-f]{16}\); /);
+    assert.match(plainAsl.description, /model interpolation along the slice normal \(model \S+ \S+ sha256:[0-9a-f]{16}, then refiner interslice-refiner \S+ sha256:[0-9a-f]{16} across the slices\); /);
     // 6 mm slices every 7.5 mm: 0.8 of the spacing, above pipeline.thickModelAbove (0.65): the thick-slice model.
     assert.match(plainAsl.description, /\(model interslice-thick \S+ sha256:/);
     const [chosen] = events(t, 'model-chosen');
@@ -229,7 +229,7 @@ describe('adaptation with the real trainer', { skip: !tools ? 'DCMTK missing' : 
       // Named as the model it started from, its version marked: "model interslice-thick 3.0.0+adapted sha256:...".
       const shipped = plainAsl && /\(model (\S+) (\S+) sha256:/.exec(plainAsl.description);
       const named = shipped ? `${shipped[1]} ${shipped[2]}`.replace(/[.+]/g, '\\$&') : '\\S+ \\S+';
-      assert.match(first.description, new RegExp(`\\(model ${named}\\+adapted sha256:[0-9a-f]{16}; adapted`));
+      assert.match(first.description, new RegExp(`\\(model ${named}\\+adapted sha256:[0-9a-f]{16}, then refiner \\S+ \\S+ sha256:[0-9a-f]{16} across the slices; adapted`));
     } else {
       assert.ok(first.description.includes(`; adaptation tried, not kept (held-out ${gain})); `), first.description);
     }

@@ -4,7 +4,8 @@
 // says so; with the limit raised above 0.8 (or the thick model off) by the standard one. The
 // model is part of the content: the two series get different UIDs, the acquired slices stay
 // bit-exact in both, and the synthesised slices differ, but only as two interpolations of one
-// stack can (measured against the intensity range, not against either model's output).
+// stack can (measured against the intensity range, not against either model's output). The
+// through-plane refiner (pipeline.refinerPath) after either model is part of the content too.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,12 +76,12 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
     thick = await processAsl('default');
     assert.equal(thick.length, 11 * 8 + 1);
     assert.equal(new Set(thick.map((s) => s.description)).size, 1);
-    assert.match(thick[0].description, /model interpolation along the slice normal \(model interslice-thick \S+ sha256:[0-9a-f]{16}\)/);
+    assert.match(thick[0].description, /model interpolation along the slice normal \(model interslice-thick \S+ sha256:[0-9a-f]{16}, then refiner interslice-refiner \S+ sha256:[0-9a-f]{16} across the slices\)/);
   });
 
   it('the limit raised above 0.8: the standard model, other UIDs; thickModelPath null gives the same series', async () => {
     standard = await processAsl('above-0.9', '{ thickModelAbove: 0.9 }');
-    assert.match(standard[0].description, /\(model interslice-thin \S+ sha256:[0-9a-f]{16}\)/);
+    assert.match(standard[0].description, /\(model interslice-thin \S+ sha256:[0-9a-f]{16}, then refiner /);
     assert.notEqual(standard[0].series, thick[0].series, 'the model is part of the content: other UIDs');
     const off = await processAsl('off', '{ thickModelPath: null }');
     assert.equal(off[0].series, standard[0].series, 'the same model on the same stack: the same series');
@@ -88,29 +89,42 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
   });
 
   it('acquired slices identical in both; synthesised ones differ, by a small fraction of the intensity range', () => {
-    assert.equal(standard.length, thick.length);
-    let same = 0;
-    let diffSum = 0;
-    let diffN = 0;
-    let max = 0;
-    for (const [i, a] of thick.entries()) {
-      const b = standard[i];
-      assert.ok(Math.abs(a.z - b.z) < 1e-3, 'the same positions');
-      let equal = true;
-      for (let k = 0; k < a.pixels.length; k++) {
-        const d = Math.abs(a.pixels[k] - b.pixels[k]);
-        if (d) equal = false;
-        diffSum += d;
-        diffN++;
-        max = Math.max(max, a.pixels[k], b.pixels[k]);
-      }
-      if (equal) same++;
-    }
-    // Every 8th slice is acquired: 12 of 89 (pixels copied, whatever the model).
-    assert.ok(same >= 12, `${same} identical slices`);
-    assert.ok(same < thick.length, 'the synthesised slices differ between the models');
-    const meanDiff = diffSum / diffN;
-    console.log(`ASL: ${same}/${thick.length} slices identical; mean |thick - standard| ${meanDiff.toFixed(2)} of a maximum ${max}`);
-    assert.ok(meanDiff > 0 && meanDiff < 0.05 * max, `mean difference ${meanDiff} of ${max}`);
+    compare(thick, standard, 'thick - standard');
+  });
+
+  it('refinerPath null: the thick model alone, other UIDs; the refiner changed only the synthesised slices, and little', async () => {
+    const alone = await processAsl('no-refiner', '{ refinerPath: null }');
+    assert.match(alone[0].description, /\(model interslice-thick \S+ sha256:[0-9a-f]{16}\)/);
+    assert.doesNotMatch(alone[0].description, /refiner/);
+    assert.notEqual(alone[0].series, thick[0].series, 'the refiner is part of the content: other UIDs');
+    compare(thick, alone, 'refined - model alone');
   });
 });
+
+/** Two derivations of the ASL stack: the acquired slices identical, the synthesised ones differing by under 5 % of the maximum. */
+function compare(x: Slice[], y: Slice[], what: string) {
+  assert.equal(y.length, x.length);
+  let same = 0;
+  let diffSum = 0;
+  let diffN = 0;
+  let max = 0;
+  for (const [i, a] of x.entries()) {
+    const b = y[i];
+    assert.ok(Math.abs(a.z - b.z) < 1e-3, 'the same positions');
+    let equal = true;
+    for (let k = 0; k < a.pixels.length; k++) {
+      const d = Math.abs(a.pixels[k] - b.pixels[k]);
+      if (d) equal = false;
+      diffSum += d;
+      diffN++;
+      max = Math.max(max, a.pixels[k], b.pixels[k]);
+    }
+    if (equal) same++;
+  }
+  // Every 8th slice is acquired: 12 of 89 (pixels copied, whatever the model).
+  assert.ok(same >= 12, `${same} identical slices`);
+  assert.ok(same < x.length, 'the synthesised slices differ');
+  const meanDiff = diffSum / diffN;
+  console.log(`ASL: ${same}/${x.length} slices identical; mean |${what}| ${meanDiff.toFixed(2)} of a maximum ${max}`);
+  assert.ok(meanDiff > 0 && meanDiff < 0.05 * max, `mean difference ${meanDiff} of ${max}`);
+}

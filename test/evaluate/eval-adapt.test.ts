@@ -3,7 +3,8 @@
 // columns and adds the model adapted to the volume's kept slices: its figures are recomputed here
 // independently (the trainer run again on the protocol's kept slices, the same seed and steps, its
 // weights scored by runEvalOnVolume), the zero-shot figures are the row's model column, and what
-// the pipeline would deliver follows the guard. Without Python the command says so, exit 2.
+// the pipeline would deliver follows the guard. Both figures include the through-plane refiner, as
+// the node runs it after an adapted model too. Without Python the command says so, exit 2.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,11 @@ import { loadVolume, runEvalOnVolume, type EvalTable } from '../../src/evaluate/
 import { keptSlices } from '../../src/evaluate/protocol.js';
 import { adaptSeries, NOT_KEPT_MODEL } from '../../src/interpolate/adapt/trainer.js';
 import { centralCrop, evalCli, MODEL } from './crops.js';
+import { SHIPPED_REFINER } from '../../src/interpolate/model/shipped.js';
+import { REPO } from '../training/py.js';
+
+// thin kept slices: the standard model, so the refiner's thick input is 0
+const REFINE = { refinerPath: join(REPO, SHIPPED_REFINER), refinerThick: false };
 
 const STEPS = 20;
 let dir: string;
@@ -43,7 +49,7 @@ test('eval --adapt --json: adapted vs zero-shot per row, recomputed independentl
   assert.ok(row.gain);
   assert.deepEqual(a.zeroShot, row.scores.model);
   const v = loadVolume(vol);
-  const shipped = await runEvalOnVolume(v, { volume: vol, factor: 2, method: 'model', modelPath: MODEL });
+  const shipped = await runEvalOnVolume(v, { volume: vol, factor: 2, method: 'model', modelPath: MODEL, ...REFINE });
   close(a.zeroShot.psnr, shipped.psnr, 1e-9, 'zero-shot PSNR');
 
   // The trainer again, on the slices the protocol keeps (drop-2: every other one), same steps and seed
@@ -59,7 +65,7 @@ test('eval --adapt --json: adapted vs zero-shot per row, recomputed independentl
   close(a.guard.heldoutGainDb!, report.gain_db!, 1e-9, 'held-out gain (the trainer is deterministic)');
   const weights = join(out, report.kept ? 'model.onnx' : NOT_KEPT_MODEL);
   assert.ok(existsSync(weights), `${weights}: the adapted weights are exported whether kept or not`);
-  const adapted = await runEvalOnVolume(v, { volume: vol, factor: 2, method: 'model', modelPath: weights });
+  const adapted = await runEvalOnVolume(v, { volume: vol, factor: 2, method: 'model', modelPath: weights, ...REFINE });
   close(a.adapted.psnr, adapted.psnr, 1e-6, 'adapted PSNR');
   close(a.adapted.ssim, adapted.ssim, 1e-8, 'adapted SSIM');
   assert.notEqual(a.adapted.psnr, a.zeroShot.psnr, 'the adapted weights are not the shipped ones');

@@ -1,7 +1,8 @@
 // `interslice eval` over several volumes and factors: the real command on two small crops of the
 // evaluation volumes prints one table (per volume and factor: linear, cubic, model, the model's
 // gain over the better classical method, and the mean row), and each of its figures equals the
-// one the single-volume path (runEvalOnVolume) gives for that volume and factor.
+// one the single-volume path (runEvalOnVolume) gives for that volume and factor, the through-plane
+// refiner included as the node runs it (--refiner none: the model alone).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable } from '../../src/evaluate/index.js';
 import { centralCrop, evalCli as cli, MODEL } from './crops.js';
-import { SHIPPED_MODEL, SHIPPED_THICK_MODEL as THICK_MODEL_REL } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_THICK_MODEL as THICK_MODEL_REL } from '../../src/interpolate/model/shipped.js';
 import { REPO } from '../training/py.js';
 
 const THICK_MODEL = join(REPO, THICK_MODEL_REL);
+const REFINER = join(REPO, SHIPPED_REFINER);
 
 let dir: string;
 let vols: string[];
@@ -41,7 +43,8 @@ test('eval over two volumes and factors 2,4: a table whose figures are the singl
     for (const factor of [2, 4]) {
       const e = {} as Record<EvalMethod, { psnr: number; ssim: number }>;
       for (const method of methods) {
-        const r = await runEvalOnVolume(vol, { volume: path, factor, method, modelPath: MODEL });
+        // thin kept slices: the standard model, so the refiner's thick input is 0
+        const r = await runEvalOnVolume(vol, { volume: path, factor, method, modelPath: MODEL, refinerPath: REFINER, refinerThick: false });
         e[method] = { psnr: r.psnr, ssim: r.ssim };
       }
       expected.set(`${path}|${factor}`, e);
@@ -100,9 +103,14 @@ test('eval --thick uses the thick-slice model for the model column, as the node 
   assert.equal(json.code, 0, json.stderr);
   const res = JSON.parse(json.stdout) as { psnr: number; ssim: number };
   const vol = loadVolume(vols[0]);
-  const withThick = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: THICK_MODEL });
-  const withStandard = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: MODEL });
+  const withThick = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: THICK_MODEL, refinerPath: REFINER, refinerThick: true });
+  const withStandard = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: MODEL, refinerPath: REFINER, refinerThick: false });
   assert.ok(Math.abs(res.psnr - withThick.psnr) < 1e-9, `${res.psnr} vs thick ${withThick.psnr}`);
+  // --refiner none: the thick model alone
+  const alone = JSON.parse((await cli([vols[0], '--factor', '4', '--method', 'model', '--thick', '--refiner', 'none', '--json'])).stdout) as { psnr: number };
+  const thickAlone = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: THICK_MODEL });
+  assert.ok(Math.abs(alone.psnr - thickAlone.psnr) < 1e-9, `${alone.psnr} vs the thick model alone ${thickAlone.psnr}`);
+  assert.notEqual(thickAlone.psnr, withThick.psnr, 'the refiner changes the figure');
   assert.notEqual(withThick.psnr, withStandard.psnr, 'the two models give different figures');
   const table = JSON.parse((await cli([...vols, '--factor', '2,4', '--thick', '--json'])).stdout) as EvalTable;
   assert.deepEqual(table.rows.map((r) => r.model), [THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL]);

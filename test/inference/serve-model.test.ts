@@ -87,6 +87,16 @@ describe('serve and the model file', () => {
     assert.ok(r.output.includes(`model file ${missing} cannot be read (ENOENT); configure pipeline.thickModelPath or a classical pipeline.method`), r.output);
   });
 
+  it('a missing refiner stops start-up, naming pipeline.refinerPath; an interpolation model in its place is refused by its inputs', async () => {
+    const missing = join(work, 'no-refiner.onnx');
+    const r = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(LOCAL_MODEL)}, refinerPath: ${JSON.stringify(missing)} }`));
+    assert.equal(r.code, 1, r.output);
+    assert.ok(r.output.includes(`refiner file ${missing} cannot be read (ENOENT); configure pipeline.refinerPath, or null to synthesise without it`), r.output);
+    const wrong = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(LOCAL_MODEL)}, refinerPath: ${JSON.stringify(LOCAL_MODEL)} }`));
+    assert.equal(wrong.code, 1, wrong.output);
+    assert.match(wrong.output, /refiner file \S+ is not a usable refiner: .*not the expected plane, dist, thick -> out.*; configure a valid pipeline.refinerPath, or null/);
+  });
+
   it('a corrupt model stops start-up with exit code 1 and a clear message', async () => {
     const bad = join(work, 'corrupt.onnx');
     writeFileSync(bad, Buffer.alloc(4096, 0x5a));
@@ -131,6 +141,7 @@ describe('serve and the model file', () => {
     assert.match(String(started.interpolator), /^model fixture-local 0\.0\.1 sha256:/);
     assert.match(String(started.thickInterpolator), /^model fixture-context \S+ sha256:/);
     assert.equal(started.thickAbove, 0.65);
+    assert.match(String(started.refiner), /^refiner interslice-refiner 1\.0\.0 sha256:[0-9a-f]{16}$/, 'the shipped refiner, by default');
     const refused = lines.find((l) => l.message === 'model reload refused: keeping the current model')!;
     assert.deepEqual([refused.configKey, refused.path], ['pipeline.thickModelPath', thick]);
     assert.match(String(refused.reason), /not a usable ONNX model/);

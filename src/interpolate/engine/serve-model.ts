@@ -18,7 +18,7 @@ export type ServeModels = Interpolators<ReloadableModel>;
 export async function createServeModels(cfg: Config, log: Logger): Promise<ServeModels | undefined> {
   if (cfg.pipeline.method !== 'model') return undefined;
   const options = engineOptionsFromPipeline(cfg.pipeline);
-  return loadModels(cfg, (path, key) => ReloadableModel.create(path, options, log, undefined, key));
+  return loadModels(cfg, (path, key) => ReloadableModel.create(path, options, log, undefined, key), log);
 }
 
 /** One reload's outcome, with the configuration key it was for. */

@@ -20,6 +20,13 @@ export const SHIPPED_CHECKPOINT = 'models/interslice-v3-thin.pt';
 export const SHIPPED_THICK_MODEL = 'models/interslice-v3-thick.onnx';
 
 /**
+ * The through-plane refiner (training/refiner.py), run after either model: a small network on
+ * the planes that cross the finished stack, which corrects the synthesised slices from many
+ * acquired slices at once (models/MODEL_CARD.md "The through-plane refiner").
+ */
+export const SHIPPED_REFINER = 'models/interslice-refiner-1.onnx';
+
+/**
  * pipeline.thickModelAbove when the configuration does not set it: stacks whose slice thickness
  * is more than this fraction of their spacing use the thick-slice model. Measured between the
  * evaluation protocol's two variants (models/MODEL_CARD.md "Where the two models cross"): the
