@@ -180,6 +180,13 @@ export interface OutputSlice {
   between?: { lower: number; upper: number; t: number };
 }
 
+/**
+ * How a refined interpolator's description joins its parts ("model ... sha256:..., then refiner
+ * ... sha256:... across the slices"); SoftwareVersions lists the parts as separate values.
+ */
+export const REFINED_BY = ', then ';
+export const REFINED_ACROSS = ' across the slices';
+
 export interface Interpolator {
   readonly method: Method;
   /** Name and version recorded in DerivationDescription / SoftwareVersions. */

@@ -8,7 +8,7 @@ import { failpoint } from '../core/failpoints.js';
 import { mkdir } from 'node:fs/promises';
 import { fsyncDir, writeFileDurable } from '../core/durable-fs.js';
 import { join } from 'node:path';
-import type { DerivedSeries, Method, OutputSlice, SpacingTarget, Stack } from '../core/types.js';
+import { REFINED_ACROSS, REFINED_BY, type DerivedSeries, type Method, type OutputSlice, type SpacingTarget, type Stack } from '../core/types.js';
 import { logger, type Logger } from '../core/log.js';
 import type { NaturalDataset } from '../dicom/dcmjs.js';
 import { newUid, uidFromKey, writePart10 } from '../dicom/dcmjs.js';
@@ -90,6 +90,15 @@ export function derivationText(input: Pick<WriteDerivedInput, 'stack' | 'volume'
     `${asked}: ${sub} steps per source gap of ${fmt(mean)} mm, uniform spacing ${fmt(planSpacing(input.plan))} mm; ` +
     `source slices reproduced unchanged at their own positions; SliceThickness is the source's nominal thickness.`
   );
+}
+
+/**
+ * SoftwareVersions of a learned derivation: ours, then each learned part the description names
+ * (the model, and the refiner after it), one value each, 64 characters at most (LO).
+ */
+export function softwareVersions(description: string): string[] {
+  const parts = description.split(REFINED_BY).map((p) => (p.endsWith(REFINED_ACROSS) ? p.slice(0, -REFINED_ACROSS.length) : p));
+  return [PACKAGE_VERSION, ...parts.map((p) => p.slice(0, 64))];
 }
 
 const fmt = (x: number) => String(Number(x.toFixed(4)));
@@ -213,7 +222,7 @@ export async function writeDerivedSeries(input: WriteDerivedInput): Promise<Deri
       seriesDescription,
       spacingMm: statedMm,
       derivationDescription,
-      softwareVersion: input.method === 'model' ? [PACKAGE_VERSION, input.interpolatorDescription.slice(0, 64)] : PACKAGE_VERSION,
+      softwareVersion: input.method === 'model' ? softwareVersions(input.interpolatorDescription) : PACKAGE_VERSION,
       pixel: slicePixel,
       pixelData: toArrayBuffer(pixels),
       createdAt,

@@ -35,6 +35,7 @@ interface Slice {
   sop: string;
   series: string;
   description: string;
+  versions: string[];
   z: number;
   pixels: Int16Array | Uint16Array;
 }
@@ -61,6 +62,8 @@ async function processAsl(name: string, pipeline?: string): Promise<Slice[]> {
         sop: String(ds.SOPInstanceUID),
         series: String(ds.SeriesInstanceUID),
         description: String(ds.DerivationDescription),
+        // ours, in the Contributing Equipment item (the General Equipment is the scanner's)
+        versions: ([] as unknown[]).concat((ds.ContributingEquipmentSequence as Record<string, unknown>[])[0].SoftwareVersions).map(String),
         z: ipp[0] * n[0] + ipp[1] * n[1] + ipp[2] * n[2],
         pixels,
       };
@@ -76,6 +79,10 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
     thick = await processAsl('default');
     assert.equal(thick.length, 11 * 8 + 1);
     assert.equal(new Set(thick.map((s) => s.description)).size, 1);
+    // Contributing Equipment's SoftwareVersions: ours, the model, the refiner, as separate values
+    assert.equal(thick[0].versions.length, 3, String(thick[0].versions));
+    assert.match(thick[0].versions[1], /^model interslice-thick \S+ sha256:[0-9a-f]{16}$/);
+    assert.match(thick[0].versions[2], /^refiner interslice-refiner \S+ sha256:[0-9a-f]{16}$/);
     assert.match(thick[0].description, /model interpolation along the slice normal \(model interslice-thick \S+ sha256:[0-9a-f]{16}, then refiner interslice-refiner \S+ sha256:[0-9a-f]{16} across the slices\)/);
   });
 
@@ -96,6 +103,7 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
     const alone = await processAsl('no-refiner', '{ refinerPath: null }');
     assert.match(alone[0].description, /\(model interslice-thick \S+ sha256:[0-9a-f]{16}\)/);
     assert.doesNotMatch(alone[0].description, /refiner/);
+    assert.equal(alone[0].versions.length, 2, String(alone[0].versions));
     assert.notEqual(alone[0].series, thick[0].series, 'the refiner is part of the content: other UIDs');
     compare(thick, alone, 'refined - model alone');
   });

@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { OutputSlice } from '../../src/core/types.js';
 import { asArray, num, nums, readPart10, str } from '../../src/dicom/dcmjs.js';
-import { derivationText, sourceRunsDescending, writeDerivedSeries, type WriteDerivedInput } from '../../src/derive/write-series.js';
+import { derivationText, softwareVersions, sourceRunsDescending, writeDerivedSeries, type WriteDerivedInput } from '../../src/derive/write-series.js';
+import { PACKAGE_VERSION } from '../../src/core/version.js';
 import { CubicInterpolator, LinearInterpolator } from '../../src/interpolate/classical.js';
 import { planOutputSlices } from '../../src/core/plan.js';
 import { realWorldValues, rescaleOf, storedValues } from '../derive/decode.js';
@@ -217,5 +218,16 @@ describe('writeDerivedSeries', () => {
 
   it('refuses a synthesised list that does not match the plan', async () => {
     await assert.rejects(writeDerivedSeries({ ...input, synthesised: input.synthesised.slice(1), outDir: join(work, 'd') }), /expected 11 synthesised/);
+  });
+});
+
+describe('softwareVersions', () => {
+  it('ours, then the model and the refiner as separate values, each within 64 characters', () => {
+    const model = 'model interslice-thick 3.0.0 sha256:0123456789abcdef';
+    const refiner = 'refiner interslice-refiner 1.0.0 sha256:fedcba9876543210';
+    assert.deepEqual(softwareVersions(`${model}, then ${refiner} across the slices`), [PACKAGE_VERSION, model, refiner]);
+    assert.deepEqual(softwareVersions(model), [PACKAGE_VERSION, model]);
+    const long = `model ${'x'.repeat(80)}`;
+    assert.deepEqual(softwareVersions(long), [PACKAGE_VERSION, long.slice(0, 64)]);
   });
 });

@@ -2,7 +2,7 @@
 // then the refiner corrects the synthesised slices across the slices (refiner.ts). The
 // acquired slices are never touched. The refiner is part of the derived content: its bytes are
 // in the content id (so in the derived UIDs) and DerivationDescription names it.
-import type { Interpolator, OutputSlice, VolumeF32 } from '../../core/types.js';
+import { REFINED_ACROSS, REFINED_BY, type Interpolator, type OutputSlice, type VolumeF32 } from '../../core/types.js';
 import { denormalise, normalisationPercentile, normalise, stackScale } from '../engine/normalise.js';
 import { rowDistances } from './planes.js';
 import type { Refiner } from './refiner.js';
@@ -20,7 +20,7 @@ export class RefinedInterpolator implements Interpolator {
   }
 
   get description(): string {
-    return `${this.inner.description}, then ${this.refiner.description} across the slices`;
+    return `${this.inner.description}${REFINED_BY}${this.refiner.description}${REFINED_ACROSS}`;
   }
 
   get contentId(): string {
@@ -36,7 +36,9 @@ export class RefinedInterpolator implements Interpolator {
     if (!synthesised.length) return synthesised;
     const scale = stackScale(volume, normalisationPercentile(this.refiner.metadata));
     let j = 0;
-    const slices = plan.map((p) => normalise(p.sourceIndex !== undefined ? volume.slices[p.sourceIndex] : synthesised[j++], scale));
+    // The synthesised slices are ours: normalised in place (one volume less in memory); the
+    // acquired ones are copied.
+    const slices = plan.map((p) => (p.sourceIndex !== undefined ? normalise(volume.slices[p.sourceIndex], scale) : denormalise(synthesised[j++], 1 / scale)));
     const refined = await this.refiner.refine(slices, rowDistances(plan), this.thick, volume.rows, volume.columns);
     const out: Float32Array[] = [];
     plan.forEach((p, i) => {
