@@ -37,7 +37,7 @@ DILATIONS = (1, 2, 4, 8, 4, 2, 1)
 
 class Refiner(nn.Module):
     """Residual on the synthesised rows of a plane. Dilations along Z only widen the view across
-    acquired slices (8 rows either side at the widest layer, 23 in all) at the cost of a 3x3."""
+    acquired slices (8 rows either side at the widest layer, 24 in all with the first and last 3x3) at the cost of a 3x3."""
 
     def __init__(self, ch=16, dil=DILATIONS, kw=3, sep=False):
         super().__init__()
