@@ -51,7 +51,6 @@ export interface AdaptRow {
 
 const diff = (a: Score, b: Score): Score => ({ psnr: a.psnr - b.psnr, ssim: a.ssim - b.ssim });
 
-/** Adapts the model to `vol`'s kept slices for drop-`factor` (thick or not) and scores it against `zeroShot`. */
 /** The refiner the zero-shot figure was made with, for the adapted one too (as the node runs it). */
 export interface EvalRefiner {
   refiner: Refiner;
@@ -59,6 +58,7 @@ export interface EvalRefiner {
   thick: boolean;
 }
 
+/** Adapts the model to `vol`'s kept slices for drop-`factor` (thick or not) and scores it against `zeroShot`. */
 export async function adaptAndScore(vol: Volume, volume: string, factor: number, thick: boolean, modelPath: string, zeroShot: Score, o: AdaptEvalOptions, refine?: EvalRefiner): Promise<AdaptRow> {
   const k = Math.round(factor);
   const kept = keptSlices(vol, k, thick);

@@ -177,15 +177,24 @@ export function rebuildCubic(kept: Float32Array[], k: number, n: number): Map<nu
   return out;
 }
 
+/** The kept stack's scale (normScale over all its values), as the model and the refiner use it. */
+function keptScale(kept: Float32Array[]): number {
+  const all = new Float32Array(kept.reduce((n, s) => n + s.length, 0));
+  let o = 0;
+  for (const s of kept) {
+    all.set(s, o);
+    o += s.length;
+  }
+  return normScale(all);
+}
+
 /**
  * Rebuilds the dropped slices with the model through the node's own engine (batching across
  * gaps; 4-slice models get the kept slices one further out, repeated at the ends). Untiled, so
  * the figures match the PyTorch path, which never tiles.
  */
 export async function rebuildModel(kept: Float32Array[], k: number, n: number, rows: number, cols: number, session: ModelSession): Promise<Map<number, Float32Array>> {
-  const all = new Float32Array(kept.length * rows * cols);
-  kept.forEach((s, i) => all.set(s, i * rows * cols));
-  const scale = normScale(all);
+  const scale = keptScale(kept);
   const norm = kept.map((s) => s.map((v) => v / scale));
   const idx = rebuiltIndices(n, k);
   const requests: PairRequest[] = idx.map((i) => ({ lower: Math.floor(i / k), t: (i % k) / k }));
@@ -195,9 +204,7 @@ export async function rebuildModel(kept: Float32Array[], k: number, n: number, r
 
 /** The refiner over the stack the node would have made of `kept` and `rec` (see the header). */
 export async function refineRebuilt(kept: Float32Array[], rec: Map<number, Float32Array>, k: number, n: number, rows: number, cols: number, refiner: Refiner, thick: boolean): Promise<Map<number, Float32Array>> {
-  const all = new Float32Array(kept.length * rows * cols);
-  kept.forEach((s, i) => all.set(s, i * rows * cols));
-  const scale = normScale(all);
+  const scale = keptScale(kept);
   const last = Math.floor((n - 1) / k) * k;
   const slice = (i: number) => (i > last ? kept[last / k] : i % k === 0 ? kept[i / k] : rec.get(i)!);
   const slices = Array.from({ length: n }, (_, i) => slice(i).map((v) => v / scale));
