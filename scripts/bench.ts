@@ -73,7 +73,7 @@ try {
     section('e2e');
     results.loads.e2e = load();
     say(`end to end (load ${results.loads.e2e})`);
-    results.e2e = await benchE2e(work, ['cubic', 'model'], quick ? 1 : 3, say);
+    results.e2e = await benchE2e(work, [{ method: 'cubic', spacingMm: 5 }, { method: 'model', spacingMm: 5 }, { method: 'model', spacingMm: 4 }], quick ? 1 : 3, say);
   }
   if (only.has('memory')) {
     section('memory');

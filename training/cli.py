@@ -98,6 +98,7 @@ def main(argv=None):
     p.add_argument("--ch", type=int, default=16)
     p.add_argument("--kw", type=int, default=3, help="inner layers' kernel width across the plane (1: along the slices only)")
     p.add_argument("--sep", action="store_true", help="inner layers depthwise + pointwise")
+    p.add_argument("--rel", action="store_true", help="loss: each patch's L1 relative to the frame model's")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--ks", default="2,3,4,5,6", help="drop factors of the training stacks")
     p.add_argument("--axes", default="0,1,2", help="axes of the training volumes taken as the slice axis")

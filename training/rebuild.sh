@@ -54,3 +54,8 @@ cp $RUNS/s2t/model.pt models/interslice-v3-thin.pt
 # models' own output on the three training volumes (every axis, thin and thick, drop-2 to drop-6) against the full
 # volumes, 4000 steps (~6 min, plus ~8 min to cache the models' output once); writes the .pt and the .onnx
 nice -n 10 $PY -m training refiner --out models/interslice-refiner-1.pt --ch 16 --steps 4000 --ks 2,3,4,5,6 --seed 0
+# interslice-refiner-short-1, first in pipeline.refinerPath: the same data at drop-2 and drop-4 only, 32 channels
+# convolving along the slices only (--kw 1), 3000 steps (~7 min); the node uses it where a stack has 2 or 4 output
+# steps per acquired gap (src/interpolate/refine/choose.ts)
+nice -n 10 $PY -m training refiner --out models/interslice-refiner-short-1.pt --ch 32 --kw 1 --steps 3000 --ks 2,4 --seed 0 \
+  --name interslice-refiner-short

@@ -184,7 +184,7 @@ def sample_batch(data, rng, bs, pz, pw):
 
 
 def train_refiner(ch=16, kw=3, sep=False, steps=4000, ks=(2, 3, 4, 5, 6), bs=12, lr=1e-3, pz=64, pw=96, cache="/tmp/interslice-refiner-cache", seed=0,
-                  axes=(0, 1, 2), log=print):
+                  axes=(0, 1, 2), rel=False, log=print):
     torch.manual_seed(seed)
     data = training_stacks(cache, ks, axes, log=log)
     net = Refiner(ch, kw=kw, sep=sep)
@@ -195,15 +195,20 @@ def train_refiner(ch=16, kw=3, sep=False, steps=4000, ks=(2, 3, 4, 5, 6), bs=12,
     for step in range(1, steps + 1):
         x, y, d, th = sample_batch(data, rng, bs, pz, pw)
         m = (d > 0).to(x.dtype).expand_as(x)
-        loss = ((net(x, d, th) - y).abs() * m).sum() / m.sum()
-        base = ((x - y).abs() * m).sum() / m.sum()
+        err = ((net(x, d, th) - y).abs() * m).sum((1, 2, 3))
+        err0 = ((x - y).abs() * m).sum((1, 2, 3))
+        base = err0.sum() / m.sum()
+        # rel: each patch's error relative to the frame model's, so wide gaps (large errors) do not
+        # drown the narrow ones; floored at 0.01 a pixel so that patches of air do not dominate
+        floor = 0.01 * m.sum((1, 2, 3))
+        loss = (err / torch.maximum(err0, floor)).mean() * base.detach() if rel else err.sum() / m.sum()
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
         run = 0.98 * run + 0.02 * float(loss / base)
         if step % 200 == 0 or step == steps:
             log("step %d  L1 over the frame model's %.4f  (%.0f s)" % (step, run / (1 - 0.98 ** step), time.time() - t0))
     data_names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(TRAIN_DIR, "*.nii.gz")))
     return net.eval(), {"steps": steps, "ks": list(ks), "axes": list(axes), "batch": bs, "lr": lr, "patch": [pz, pw], "seed": seed,
-                        "seconds": round(time.time() - t0), "data": data_names, "frame_models": FRAME_MODELS}
+                        "rel_loss": rel, "seconds": round(time.time() - t0), "data": data_names, "frame_models": FRAME_MODELS}
 
 
 def export_refiner(net, out, name="interslice-refiner", version="1.0.0", training=None, opset=17):
@@ -239,7 +244,7 @@ def export_refiner(net, out, name="interslice-refiner", version="1.0.0", trainin
 def refiner_cli(args):
     torch.set_num_threads(args.threads)
     net, info = train_refiner(ch=args.ch, kw=args.kw, sep=args.sep, steps=args.steps, ks=tuple(int(k) for k in args.ks.split(",")), lr=args.lr,
-                              cache=args.cache, seed=args.seed, axes=tuple(int(a) for a in args.axes.split(",")),
+                              cache=args.cache, seed=args.seed, axes=tuple(int(a) for a in args.axes.split(",")), rel=args.rel,
                               log=lambda s: print(s, flush=True))
     torch.save({"cfg": net.cfg(), "state": net.state_dict(), "training": info}, args.out)
     onnx_out = args.out[:-3] + ".onnx" if args.out.endswith(".pt") else args.out + ".onnx"

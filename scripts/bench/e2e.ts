@@ -1,5 +1,6 @@
 // (c) End to end: a 24-slice 512^2 series at 5 mm pushed by storescu to the node (target 1 mm,
-// 116 slices out), delivered to storescp. Measured from the node's own log timestamps:
+// 116 slices out), delivered to storescp; the model also at 4 mm (93 out), where the short-gap
+// refiner runs instead of the general one. Measured from the node's own log timestamps:
 //   processing = "series delivered" - "series job started": the last instance received to the
 //                last derived instance acknowledged by storescp, quiet period excluded;
 //   raw        = "series delivered" - last "instance stored" (includes stableSeconds = 1 and
@@ -11,8 +12,12 @@ import { peakRssMb } from './machine.js';
 import { logTime as ts, startNode, startStorescp, storescu } from './peers.js';
 import { writeSeries } from './series.js';
 
-export interface E2eRow {
+export interface E2eCase {
   method: string;
+  spacingMm: number;
+}
+
+export interface E2eRow extends E2eCase {
   provider: string;
   processing: number[];
   raw: number[];
@@ -21,18 +26,18 @@ export interface E2eRow {
   peakMb: number;
 }
 
-export async function benchE2e(work: string, methods: string[], runs: number, say: (s: string) => void): Promise<E2eRow[]> {
+export async function benchE2e(work: string, cases: E2eCase[], runs: number, say: (s: string) => void): Promise<E2eRow[]> {
   const rows: E2eRow[] = [];
-  for (const method of methods) {
-    const scpDir = join(work, `e2e-scp-${method}`);
+  for (const { method, spacingMm } of cases) {
+    const scpDir = join(work, `e2e-scp-${method}-${spacingMm}`);
     const scp = await startStorescp(scpDir);
-    const node = await startNode(join(work, `e2e-node-${method}`), `{ stableSeconds: 1, targetSpacingMm: 1.0, method: ${method} }`, scp.port);
+    const node = await startNode(join(work, `e2e-node-${method}-${spacingMm}`), `{ stableSeconds: 1, targetSpacingMm: 1.0, method: ${method} }`, scp.port);
     const loaded = node.logs.find((l) => l.message === 'interpolation model loaded');
-    const row: E2eRow = { method, provider: loaded ? String(loaded.executionProvider) : 'js', processing: [], raw: [], derived: 0, peakMb: NaN };
+    const row: E2eRow = { method, spacingMm, provider: loaded ? String(loaded.executionProvider) : 'js', processing: [], raw: [], derived: 0, peakMb: NaN };
     try {
       for (let r = 0; r < runs; r++) {
-        const data = join(work, `e2e-data-${method}-${r}`);
-        const series = await writeSeries({ dir: data, count: 24, rows: 512, cols: 512, spacingMm: 5 });
+        const data = join(work, `e2e-data-${method}-${spacingMm}-${r}`);
+        const series = await writeSeries({ dir: data, count: 24, rows: 512, cols: 512, spacingMm });
         await storescu(node.port, data, 'INTERSLICE');
         const uid = series.seriesInstanceUid;
         const started = await node.waitFor((l) => l.message === 'series job started' && l.seriesInstanceUid === uid, 60_000);
@@ -42,7 +47,7 @@ export async function benchE2e(work: string, methods: string[], runs: number, sa
         row.processing.push((ts(delivered) - ts(started)) / 1000);
         row.raw.push((ts(delivered) - lastStored) / 1000);
         row.derived = Number(delivered.files ?? 0);
-        say(`e2e ${method} run ${r + 1}/${runs}: ${row.processing[r].toFixed(1)} s (raw ${row.raw[r].toFixed(1)} s, ${row.derived} instances delivered)`);
+        say(`e2e ${method} ${spacingMm} mm run ${r + 1}/${runs}: ${row.processing[r].toFixed(1)} s (raw ${row.raw[r].toFixed(1)} s, ${row.derived} instances delivered)`);
         rmSync(data, { recursive: true, force: true });
       }
       row.derived = readdirSync(scpDir).length / runs;
@@ -51,7 +56,7 @@ export async function benchE2e(work: string, methods: string[], runs: number, sa
       await node.stop();
       await scp.stop();
       rmSync(scpDir, { recursive: true, force: true });
-      rmSync(join(work, `e2e-node-${method}`), { recursive: true, force: true });
+      rmSync(join(work, `e2e-node-${method}-${spacingMm}`), { recursive: true, force: true });
     }
     rows.push(row);
   }

@@ -78,11 +78,11 @@ export function report(r: BenchResults): string {
   }
   if (r.e2e) {
     L.push('## (c) End to end', '');
-    L.push('A 24-slice 512x512 series at 5 mm pushed by storescu, derived at 1 mm (116 slices) and delivered to DCMTK storescp. *Processing* = from the start of the series job, i.e. the last instance received with the quiet period excluded, to the last derived instance acknowledged by storescp (node log timestamps: `series job started` to `series delivered`). *Raw* = from the last `instance stored` to `series delivered`, which also holds stableSeconds (1 s here), the node\'s 1 s guard and its 250 ms job poll.', '');
-    L.push('| method | provider | processing s | raw s | instances delivered | node peak RSS MB |', '|---|---|---|---|---|---|');
-    for (const row of r.e2e) L.push(`| ${row.method} | ${row.provider} | ${spread(row.processing)} | ${spread(row.raw)} | ${row.derived} | ${fmt(row.peakMb, 0)} |`);
+    L.push('A 24-slice 512x512 series at 5 mm (and 4 mm) pushed by storescu, derived at 1 mm (116 slices; 93) and delivered to DCMTK storescp. *Processing* = from the start of the series job, i.e. the last instance received with the quiet period excluded, to the last derived instance acknowledged by storescp (node log timestamps: `series job started` to `series delivered`). *Raw* = from the last `instance stored` to `series delivered`, which also holds stableSeconds (1 s here), the node\'s 1 s guard and its 250 ms job poll.', '');
+    L.push('| method | spacing mm | provider | processing s | raw s | instances delivered | node peak RSS MB |', '|---|---|---|---|---|---|---|');
+    for (const row of r.e2e) L.push(`| ${row.method} | ${row.spacingMm ?? 5} | ${row.provider} | ${spread(row.processing)} | ${spread(row.raw)} | ${row.derived} | ${fmt(row.peakMb, 0)} |`);
     L.push('');
-    for (const row of r.e2e) bars.push(`| 24-slice 512² end to end ≤ 30 s on CPU (${row.method}) | ${fmt(median(row.processing))} s | ${yes(median(row.processing) <= 30)} |`);
+    for (const row of r.e2e) bars.push(`| 24-slice 512² ${row.spacingMm ?? 5} mm end to end ≤ 30 s on CPU (${row.method}) | ${fmt(median(row.processing))} s | ${yes(median(row.processing) <= 30)} |`);
   }
   if (r.memory) {
     L.push('## (d) Memory', '');

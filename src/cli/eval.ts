@@ -4,9 +4,13 @@
 // (or the methods --method lists), the model's gain over the better classical method and the mean.
 // The model column uses --model, or --thick-model for kept slices thicker than --thick-model-above
 // of their spacing (--thick rows, by default), as the node chooses by pipeline.thickModelPath,
-// then --refiner over the rebuilt stack (pipeline.refinerPath; none: the model alone).
+// then --refiner over the rebuilt stack (pipeline.refinerPath: of several, the one for the
+// factor, as the node chooses; none: the model alone).
 // --adapt: each row also adapts the model to that volume's kept slices with the node's per-series
 // trainer and scores it against truth (src/evaluate/adapt.ts).
+import { readFile } from 'node:fs/promises';
+import { chooseRefiner, trainingFactors } from '../interpolate/refine/choose.js';
+import { readOnnxMetadata } from '../interpolate/model/metadata.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 import { ADAPT_MODULES, checkPython, python } from '../interpolate/adapt/python.js';
 import { formatEvalTable, modelFor, runEval, runEvalTable, TABLE_METHODS, type EvalMethod } from '../evaluate/index.js';
@@ -19,8 +23,8 @@ export interface EvalCommandOptions {
   /** the thick-slice model ('none': --model for every row) */
   thickModel: string;
   thickModelAbove: number;
-  /** the through-plane refiner ('none': the model alone) */
-  refiner: string;
+  /** the through-plane refiners, chosen per factor as the node does ('none': the model alone) */
+  refiner: string[];
   thick?: boolean;
   json?: boolean;
   adapt?: boolean;
@@ -38,7 +42,7 @@ export const EVAL_ADAPT_SECONDS = 120;
 export async function evalCommand(volumes: string[], opts: EvalCommandOptions): Promise<number> {
   const thick = !!opts.thick;
   const thickModel = opts.thickModel === 'none' ? undefined : { path: opts.thickModel, above: opts.thickModelAbove };
-  const refinerPath = opts.refiner === 'none' ? undefined : opts.refiner;
+  const refinerPaths = opts.refiner.length === 1 && opts.refiner[0] === 'none' ? [] : opts.refiner;
   if (opts.adapt) {
     if (opts.method && !opts.method.includes('model')) {
       console.error('interslice eval: --adapt adapts the model: --method must include model');
@@ -54,6 +58,7 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
     const [factor] = opts.factor;
     const [method] = opts.method;
     const modelPath = modelFor(opts.model, thickModel, thick, factor);
+    const refinerPath = await refinerFor(refinerPaths, factor);
     const refine = method === 'model' && refinerPath ? { refinerPath, refinerThick: modelPath === thickModel?.path } : {};
     const res = await runEval({ volume, factor, method, thick, modelPath, ...refine });
     if (opts.json) console.log(JSON.stringify(res));
@@ -70,7 +75,13 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
         onLine: (line: string) => line.startsWith('adapt:') && console.error(line),
       }
     : undefined;
-  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model, thickModel, refinerPath, adapt });
+  const table = await runEvalTable({ volumes, factors: opts.factor, methods, thick, modelPath: opts.model, thickModel, refinerPaths, adapt });
   console.log(opts.json ? JSON.stringify(table) : formatEvalTable(table));
   return 0;
+}
+
+/** The refiner file the node would choose for `factor` among `paths` (their metadata's training factors). */
+async function refinerFor(paths: string[], factor: number): Promise<string | undefined> {
+  const scoped = await Promise.all(paths.map(async (path) => ({ path, factors: trainingFactors(readOnnxMetadata(await readFile(path)).training) })));
+  return chooseRefiner(scoped, factor)?.path;
 }

@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ALL_ROLES, parseRoles, type Role } from '../core/roles.js';
-import { SHIPPED_CHECKPOINT, SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_THICK_MODEL, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_MODEL, SHIPPED_REFINERS, SHIPPED_THICK_MODEL, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -35,6 +35,9 @@ function method(v: string): 'cubic' | 'linear' | 'model' {
 
 function factorList(v: string): number[] {
   return v.split(',').map((x) => integerFactor(x.trim()));
+}
+function fileList(v: string): string[] {
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
 }
 function methodList(v: string): ('cubic' | 'linear' | 'model')[] {
   return v.split(',').map((x) => method(x.trim()));
@@ -101,7 +104,7 @@ program
   .option('--model <file>', 'ONNX model for --method model', SHIPPED_MODEL)
   .option('--thick-model <file>', 'ONNX model for kept slices thicker than --thick-model-above of their spacing (--thick ones are as thick as it, thin ones 1/n), as the node\'s pipeline.thickModelPath; none: --model for every row', SHIPPED_THICK_MODEL)
   .option('--thick-model-above <r>', `the node's pipeline.thickModelAbove (default ${THICK_MODEL_ABOVE_DEFAULT})`, positiveNumber, THICK_MODEL_ABOVE_DEFAULT)
-  .option('--refiner <file>', 'through-plane refiner run after the model over each rebuilt stack, as the node\'s pipeline.refinerPath; none: the model alone', SHIPPED_REFINER)
+  .option('--refiner <file[,file...]>', 'through-plane refiners run after the model over each rebuilt stack, the one for each factor chosen as the node chooses among pipeline.refinerPath; none: the model alone', fileList, [...SHIPPED_REFINERS])
   .option('--thick', 'average n neighbouring slices before keeping every n-th (thick-slice profile)')
   .option('--adapt', 'also adapt the model to each volume\'s kept slices (the node\'s per-series trainer; needs Python and PyTorch) and report adapted vs zero-shot, the guard\'s decision and what the pipeline would deliver')
   .option('--adapt-seconds <n>', 'the trainer\'s budget per volume and factor with --adapt (default 120)', positiveNumber)

@@ -64,7 +64,7 @@ export async function processCommand(input: string, opts: ProcessOpts): Promise<
     target,
     interpolator: interpolators.standard,
     // The thick-slice model for thick stacks, as in the node (no per-series adaptation here).
-    forStack: stackInterpolators(interpolators, undefined, (i) => i, log),
+    forStack: stackInterpolators(interpolators, undefined, (i) => i, log, target),
     rules: rulesFromConfig(config),
     outDir: opts.out,
     log,

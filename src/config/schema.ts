@@ -1,6 +1,6 @@
 // The configuration's shape, defaults and rules, validated once at start-up (zod).
 import { z } from 'zod';
-import { SHIPPED_MODEL, SHIPPED_THICK_MODEL, SHIPPED_REFINER, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_THICK_MODEL, SHIPPED_REFINERS, THICK_MODEL_ABOVE_DEFAULT } from '../interpolate/model/shipped.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
 
 const aeTitle = z
@@ -141,7 +141,8 @@ export const configSchema = z
         thickModelPath: z.string().nullable().default(`./${SHIPPED_THICK_MODEL}`),
         thickModelAbove: z.number().min(0).default(THICK_MODEL_ABOVE_DEFAULT),
         // The through-plane refiner run after the model on every stack it synthesises; null: none.
-        refinerPath: z.string().nullable().default(`./${SHIPPED_REFINER}`),
+        // A list: each stack gets the first one trained on its factor, else the nearest (refine/choose.ts).
+        refinerPath: z.union([z.string(), z.array(z.string()).min(1)]).nullable().default(SHIPPED_REFINERS.map((p) => `./${p}`)),
         // Inference of the model (src/interpolate/engine): provider, batching, tiling.
         executionProvider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
         inferenceThreads: z.number().int().min(0).default(0),

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { ModelSession } from '../interpolate/engine/session.js';
 import { ENGINE_DEFAULTS } from '../interpolate/engine/options.js';
 import { Refiner } from '../interpolate/refine/refiner.js';
+import { chooseRefiner } from '../interpolate/refine/choose.js';
 import { adaptAndScore, type AdaptEvalOptions, type AdaptRow, type EvalRefiner } from './adapt.js';
 import { keptThickness, runEvalOnVolume, type EvalMethod, type Score } from './protocol.js';
 import { loadVolume } from './volume.js';
@@ -32,6 +33,8 @@ export interface TableRow {
   scores: Partial<Record<EvalMethod, Score>>;
   /** the model file the model column (and adaptation) used: modelPath, or the thick model's for thick kept slices */
   model?: string;
+  /** the refiner run after the model on this row (the one chosen for its factor) */
+  refiner?: string;
   /** present when the model and at least one classical method were measured */
   gain?: Gain;
   /** with adapt: the adapted model against the shipped one (zeroShot = scores.model) */
@@ -56,7 +59,8 @@ export interface EvalTable {
   model?: string;
   /** the thick-slice model and the thickness ratio above which rows use it */
   thickModel?: ThickModel;
-  refiner?: string;
+  /** the refiners given, in order; each row uses the one for its factor (row.refiner) */
+  refiners?: string[];
   rows: TableRow[];
   /** arithmetic mean of every column over the rows */
   mean: { scores: Partial<Record<EvalMethod, Score>>; gain?: Score; adapt?: AdaptMean };
@@ -70,8 +74,8 @@ export interface TableOptions {
   modelPath?: string;
   /** as the node's pipeline.thickModelPath/thickModelAbove: rows whose kept slices are thicker use it */
   thickModel?: ThickModel;
-  /** as the node's pipeline.refinerPath: the through-plane refiner after the model */
-  refinerPath?: string;
+  /** as the node's pipeline.refinerPath: the through-plane refiners after the model, one chosen per factor */
+  refinerPaths?: string[];
   /** adapt the model to each volume and factor (needs the model method) */
   adapt?: AdaptEvalOptions;
 }
@@ -111,7 +115,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
     return sessions.get(path)!;
   };
   const rows: TableRow[] = [];
-  const refiner = methods.includes('model') && opts.refinerPath ? await Refiner.open(opts.refinerPath, { ...ENGINE_DEFAULTS, provider: 'cpu' }) : undefined;
+  const refiners = methods.includes('model') ? await Promise.all((opts.refinerPaths ?? []).map((p) => Refiner.open(p, { ...ENGINE_DEFAULTS, provider: 'cpu' }))) : [];
   try {
     for (const volume of opts.volumes) {
       const vol = loadVolume(volume);
@@ -119,8 +123,10 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
         const scores: TableRow['scores'] = {};
         const modelPath = opts.modelPath && modelFor(opts.modelPath, opts.thickModel, thick, factor);
         const session = methods.includes('model') ? await sessionFor(modelPath!) : undefined;
-        // The refiner's thick input, as the node sets it: the thick-slice model made the stack.
-        const refine: EvalRefiner | undefined = refiner && { refiner, path: opts.refinerPath!, thick: modelPath === opts.thickModel?.path };
+        // The refiner for this factor, as the node chooses it; its thick input, as the node sets
+        // it: the thick-slice model made the stack.
+        const refiner = chooseRefiner(refiners, factor);
+        const refine: EvalRefiner | undefined = refiner && { refiner, path: refiner.path, thick: modelPath === opts.thickModel?.path };
         for (const method of methods) {
           const model = method === 'model';
           const r = await runEvalOnVolume(vol, { volume, factor, method, thick, modelPath, ...(model && refine ? { refinerPath: refine.path, refinerThick: refine.thick } : {}) }, model ? session : undefined, model ? refiner : undefined);
@@ -128,12 +134,12 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
         }
         const gain = gainOf(scores);
         const adapt = opts.adapt && (await adaptAndScore(vol, volume, factor, thick, modelPath!, scores.model!, { version: session?.metadata.version, name: session?.metadata.name, ...opts.adapt }, refine));
-        rows.push({ volume, factor, thick, scores, ...(session ? { model: modelPath } : {}), ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
+        rows.push({ volume, factor, thick, scores, ...(session ? { model: modelPath } : {}), ...(session && refiner ? { refiner: refiner.path } : {}), ...(gain ? { gain } : {}), ...(adapt ? { adapt } : {}) });
       }
     }
   } finally {
     for (const s of sessions.values()) await (await s.catch(() => undefined))?.release();
-    await refiner?.release();
+    for (const r of refiners) await r.release();
   }
   const meanScores: EvalTable['mean']['scores'] = {};
   for (const m of methods) meanScores[m] = meanScore(rows, (r) => r.scores[m]!);
@@ -150,7 +156,7 @@ export async function runEvalTable(opts: TableOptions): Promise<EvalTable> {
   return {
     thick,
     methods,
-    ...(methods.includes('model') ? { model: opts.modelPath, ...(opts.thickModel ? { thickModel: opts.thickModel } : {}), ...(refiner ? { refiner: opts.refinerPath } : {}) } : {}),
+    ...(methods.includes('model') ? { model: opts.modelPath, ...(opts.thickModel ? { thickModel: opts.thickModel } : {}), ...(refiners.length ? { refiners: refiners.map((r) => r.path) } : {}) } : {}),
     rows,
     mean: { scores: meanScores, ...(gains.length ? { gain: meanScore(gains, (g) => g) } : {}), ...(adaptMean ? { adapt: adaptMean } : {}) },
   };
@@ -205,7 +211,8 @@ export function formatEvalTable(t: EvalTable): string {
         ]
       : []),
     ...(t.model ? [`model: ${t.model}${t.thickModel ? `; rows whose kept slices are thicker than ${t.thickModel.above} of their spacing: ${t.thickModel.path}` : ''}`] : []),
-    ...(t.refiner ? [`then the through-plane refiner ${t.refiner} over each rebuilt stack`] : []),
+    ...(t.refiners?.length === 1 ? [`then the through-plane refiner ${t.refiners[0]} over each rebuilt stack`] : []),
+    ...(t.refiners && t.refiners.length > 1 ? [`then the through-plane refiner over each rebuilt stack: ${[...new Set(t.rows.map((r) => r.factor))].map((f) => `factor ${f} ${t.rows.find((r) => r.factor === f)?.refiner ?? 'none'}`).join(', ')}`] : []),
     ...(t.thickModel && t.rows.some((r) => r.model === t.thickModel!.path) ? ['(kept slices: thin ones are 1/factor of their spacing thick, --thick ones as thick as it)'] : []),
   ];
   return [...text, '', ...notes].join('\n');

@@ -10,12 +10,13 @@ import type { Refiner } from '../interpolate/refine/refiner.js';
 
 /**
  * What a node interpolates with: `standard`, and `thick` for stacks thicker than `thick.above`;
- * `refiner` after either (the learned models only).
+ * one of `refiners` after either (the learned models only).
  */
 export interface Interpolators<T extends Interpolator = Interpolator> {
   standard: T;
   thick?: { interpolator: T; above: number };
-  refiner?: Refiner;
+  /** in order of preference (refine/choose.ts picks one per stack) */
+  refiners?: Refiner[];
 }
 
 export async function createInterpolators(cfg: Config, log: Logger, method: Method = cfg.pipeline.method): Promise<Interpolators> {
@@ -34,13 +35,16 @@ export async function loadModels<T extends Interpolator>(cfg: Config, load: (pat
   const standard = await load(cfg.pipeline.modelPath, 'pipeline.modelPath');
   const { thickModelPath, thickModelAbove, refinerPath } = cfg.pipeline;
   const thick = thickModelPath === null ? undefined : { interpolator: await load(thickModelPath, 'pipeline.thickModelPath'), above: thickModelAbove };
-  let refiner: Refiner | undefined;
+  const refiners: Refiner[] = [];
   if (refinerPath !== null) {
     const { Refiner } = await import('../interpolate/refine/refiner.js');
     const { engineOptionsFromPipeline } = await import('../interpolate/engine/options.js');
-    refiner = await Refiner.open(refinerPath, engineOptionsFromPipeline(cfg.pipeline), log);
+    const paths = typeof refinerPath === 'string' ? [refinerPath] : refinerPath;
+    for (const [i, path] of paths.entries()) {
+      refiners.push(await Refiner.open(path, engineOptionsFromPipeline(cfg.pipeline), log, typeof refinerPath === 'string' ? 'pipeline.refinerPath' : `pipeline.refinerPath[${i}]`));
+    }
   }
-  return { standard, ...(thick ? { thick } : {}), ...(refiner ? { refiner } : {}) };
+  return { standard, ...(thick ? { thick } : {}), ...(refiners.length ? { refiners } : {}) };
 }
 
 /** The interpolator one stack is synthesised with, and the thickness ratio it was chosen by. */

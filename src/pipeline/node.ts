@@ -125,7 +125,7 @@ export async function startNode(
       log: log.child({ stage: 'adapt' }),
     })
     : undefined;
-  const forStack = stackInterpolators(interpolators, adapter, withFailpoint, log.child({ stage: 'interpolate' }));
+  const forStack = stackInterpolators(interpolators, adapter, withFailpoint, log.child({ stage: 'interpolate' }), targetFromConfig(cfg));
   const adaptationOff: AdaptationState = {
     ok: true,
     mode: cfg.pipeline.adapt,
@@ -279,7 +279,7 @@ export async function startNode(
     method: interpolator.method,
     interpolator: interpolator.description,
     ...(interpolators.thick ? { thickInterpolator: interpolators.thick.interpolator.description, thickAbove: interpolators.thick.above } : {}),
-    refiner: interpolators.refiner?.description ?? null,
+    refiners: interpolators.refiners?.map((r) => ({ refiner: r.description, factors: r.factors ?? null })) ?? [],
     adapt: cfg.pipeline.adapt,
     destinations: cfg.destinations.map((d) => d.name),
     stableSeconds: cfg.pipeline.stableSeconds,

@@ -1,10 +1,12 @@
 // The interpolator each stack is synthesised with: the model chosen by the stack's slice
 // thickness (interpolator.ts interpolatorFor), then adapted to the stack when pipeline.adapt says
-// so (adapt-stack.ts), then followed by the through-plane refiner when one is configured. All are
-// part of the derived content: the chosen model's bytes, the adaptation and the refiner's bytes
-// are in its content id, so the UIDs follow them.
+// so (adapt-stack.ts), then followed by the through-plane refiner for the stack's factor when any
+// is configured (refine/choose.ts). All are part of the derived content: the chosen model's bytes,
+// the adaptation and the chosen refiner's bytes are in its content id, so the UIDs follow them.
 import type { Logger } from '../core/log.js';
-import type { Interpolator } from '../core/types.js';
+import type { Interpolator, SpacingTarget } from '../core/types.js';
+import { stepsPerGap } from '../core/plan.js';
+import { chooseRefiner } from '../interpolate/refine/choose.js';
 import type { StackAdapter } from './adapt-stack.js';
 import type { ForStack } from './derive-stack.js';
 import { RefinedInterpolator } from '../interpolate/refine/refined-interpolator.js';
@@ -16,8 +18,9 @@ export function stackInterpolators(
   adapter: StackAdapter | undefined,
   wrap: (i: Interpolator) => Interpolator,
   log: Logger,
+  target: SpacingTarget,
 ): ForStack | undefined {
-  if (!set.thick && !adapter && !set.refiner) return undefined;
+  if (!set.thick && !adapter && !set.refiners) return undefined;
   return async (stack, sources, volume) => {
     const chosen = interpolatorFor(set, stack);
     if (set.thick) {
@@ -32,8 +35,10 @@ export function stackInterpolators(
     const s = adapter
       ? await adapter.forStack(chosen.interpolator, stack, sources, volume)
       : { interpolator: chosen.interpolator, release: async () => undefined };
-    // The refiner's thick input says which model made the stack (as it was trained).
-    const refined = set.refiner ? new RefinedInterpolator(s.interpolator, set.refiner, chosen.thick) : s.interpolator;
+    // The refiner for the stack's steps per gap, as derive-stack will plan them; its thick input
+    // says which model made the stack (as it was trained).
+    const refiner = set.refiners && stack.slices.length > 1 ? chooseRefiner(set.refiners, stepsPerGap(stack.slices.map((x) => x.distance), target)) : undefined;
+    const refined = refiner ? new RefinedInterpolator(s.interpolator, refiner, chosen.thick) : s.interpolator;
     return { ...s, interpolator: wrap(refined) };
   };
 }

@@ -16,6 +16,7 @@ import { MR_DIR } from '../helpers/peers.js';
 import { ROOT } from '../helpers/serve.js';
 import { listFiles } from '../helpers/dicom-tools.js';
 import { readPart10 } from '../../src/dicom/dcmjs.js';
+import { SHIPPED_REFINER } from '../../src/interpolate/model/shipped.js';
 
 const ASL = join(MR_DIR, 'siemens-asl-6mm-thick-7.5mm-spacing');
 const work = mkdtempSync(join(tmpdir(), 'interslice-thick-model-'));
@@ -107,6 +108,17 @@ describe('interslice process: the model chosen by the stack\'s slice thickness',
     assert.notEqual(alone[0].series, thick[0].series, 'the refiner is part of the content: other UIDs');
     compare(thick, alone, 'refined - model alone');
   });
+
+  it('factor 4: the short-gap refiner (first in the default list, trained on 2 and 4 steps per gap), named; the general one gives other UIDs', async () => {
+    const short = await processAsl('factor-4', '{ factor: 4 }');
+    assert.equal(short.length, 11 * 4 + 1);
+    assert.match(short[0].versions[2], /^refiner interslice-refiner-short \S+ sha256:[0-9a-f]{16}$/);
+    assert.match(short[0].description, /\(model interslice-thick \S+ sha256:[0-9a-f]{16}, then refiner interslice-refiner-short \S+ sha256:[0-9a-f]{16} across the slices\)/);
+    const general = await processAsl('factor-4-general', `{ factor: 4, refinerPath: ${JSON.stringify(join(ROOT, SHIPPED_REFINER))} }`);
+    assert.match(general[0].versions[2], /^refiner interslice-refiner \S+ sha256:[0-9a-f]{16}$/);
+    assert.notEqual(general[0].series, short[0].series, 'the chosen refiner is part of the content: other UIDs');
+    compare(short, general, 'short-gap - general refiner');
+  });
 });
 
 /** Two derivations of the ASL stack: the acquired slices identical, the synthesised ones differing by under 5 % of the maximum. */
@@ -129,7 +141,7 @@ function compare(x: Slice[], y: Slice[], what: string) {
     }
     if (equal) same++;
   }
-  // Every 8th slice is acquired: 12 of 89 (pixels copied, whatever the model).
+  // The 12 acquired slices (every 8th of 89, or every 4th of 45) are copied, whatever the model.
   assert.ok(same >= 12, `${same} identical slices`);
   assert.ok(same < x.length, 'the synthesised slices differ');
   const meanDiff = diffSum / diffN;

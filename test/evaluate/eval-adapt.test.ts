@@ -15,11 +15,12 @@ import { loadVolume, runEvalOnVolume, type EvalTable } from '../../src/evaluate/
 import { keptSlices } from '../../src/evaluate/protocol.js';
 import { adaptSeries, NOT_KEPT_MODEL } from '../../src/interpolate/adapt/trainer.js';
 import { centralCrop, evalCli, MODEL } from './crops.js';
-import { SHIPPED_REFINER } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_SHORT_REFINER } from '../../src/interpolate/model/shipped.js';
 import { REPO } from '../training/py.js';
 
 // thin kept slices: the standard model, so the refiner's thick input is 0
-const REFINE = { refinerPath: join(REPO, SHIPPED_REFINER), refinerThick: false };
+// factor 2: the node's choice is the short-gap refiner (trained on 2 and 4)
+const REFINE = { refinerPath: join(REPO, SHIPPED_SHORT_REFINER), refinerThick: false };
 
 const STEPS = 20;
 let dir: string;

@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadVolume, runEvalOnVolume, type EvalMethod, type EvalTable } from '../../src/evaluate/index.js';
 import { centralCrop, evalCli as cli, MODEL } from './crops.js';
-import { SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_THICK_MODEL as THICK_MODEL_REL } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_SHORT_REFINER, SHIPPED_THICK_MODEL as THICK_MODEL_REL } from '../../src/interpolate/model/shipped.js';
 import { REPO } from '../training/py.js';
 
 const THICK_MODEL = join(REPO, THICK_MODEL_REL);
-const REFINER = join(REPO, SHIPPED_REFINER);
+// The node's choice by default: the short-gap refiner at factors 2 and 4 (its training factors),
+// the general one elsewhere (factor 3 below).
+const REFINER = join(REPO, SHIPPED_SHORT_REFINER);
+const GENERAL_REFINER = join(REPO, SHIPPED_REFINER);
 
 let dir: string;
 let vols: string[];
@@ -35,6 +38,8 @@ test('eval over two volumes and factors 2,4: a table whose figures are the singl
   const table = JSON.parse(json.stdout) as EvalTable;
   assert.deepEqual(table.methods, ['linear', 'cubic', 'model']);
   assert.deepEqual(table.rows.map((r) => [r.volume, r.factor]), [[vols[0], 2], [vols[0], 4], [vols[1], 2], [vols[1], 4]]);
+  assert.deepEqual(table.rows.map((r) => r.refiner), [SHIPPED_SHORT_REFINER, SHIPPED_SHORT_REFINER, SHIPPED_SHORT_REFINER, SHIPPED_SHORT_REFINER]);
+  assert.deepEqual(table.refiners, [SHIPPED_SHORT_REFINER, SHIPPED_REFINER]);
 
   const methods: EvalMethod[] = ['linear', 'cubic', 'model'];
   const expected = new Map<string, Record<EvalMethod, { psnr: number; ssim: number }>>();
@@ -111,6 +116,10 @@ test('eval --thick uses the thick-slice model for the model column, as the node 
   const thickAlone = await runEvalOnVolume(vol, { volume: vols[0], factor: 4, method: 'model', thick: true, modelPath: THICK_MODEL });
   assert.ok(Math.abs(alone.psnr - thickAlone.psnr) < 1e-9, `${alone.psnr} vs the thick model alone ${thickAlone.psnr}`);
   assert.notEqual(thickAlone.psnr, withThick.psnr, 'the refiner changes the figure');
+  // factor 3 is not one the short-gap refiner was trained on: the general one
+  const three = JSON.parse((await cli([vols[0], '--factor', '3', '--method', 'model', '--thick', '--json'])).stdout) as { psnr: number };
+  const threeGeneral = await runEvalOnVolume(vol, { volume: vols[0], factor: 3, method: 'model', thick: true, modelPath: THICK_MODEL, refinerPath: GENERAL_REFINER, refinerThick: true });
+  assert.ok(Math.abs(three.psnr - threeGeneral.psnr) < 1e-9, `${three.psnr} vs the general refiner ${threeGeneral.psnr}`);
   assert.notEqual(withThick.psnr, withStandard.psnr, 'the two models give different figures');
   const table = JSON.parse((await cli([...vols, '--factor', '2,4', '--thick', '--json'])).stdout) as EvalTable;
   assert.deepEqual(table.rows.map((r) => r.model), [THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL, THICK_MODEL_REL]);

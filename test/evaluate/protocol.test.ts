@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEval, runEvalOnVolume, loadVolume, ssim2d, percentile } from '../../src/evaluate/index.js';
 import { py, SHARED, CH2, REPO } from '../training/py.js';
-import { SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_THICK_MODEL } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_MODEL, SHIPPED_REFINER, SHIPPED_SHORT_REFINER, SHIPPED_THICK_MODEL } from '../../src/interpolate/model/shipped.js';
 
 const SIEMENS = join(SHARED, 'data', 'mr', 'siemens-t1-sagittal-2mm-isotropic');
 const MODEL = join(REPO, SHIPPED_MODEL);
 const THICK_MODEL = join(REPO, SHIPPED_THICK_MODEL);
 const REFINER = join(REPO, SHIPPED_REFINER);
+const SHORT_REFINER = join(REPO, SHIPPED_SHORT_REFINER);
 
 test('percentile matches numpy linear interpolation', () => {
   assert.equal(percentile(Float32Array.from([1, 2, 3, 4]), 50), 2.5);
@@ -73,14 +74,15 @@ test('TypeScript (onnxruntime-node) and PyTorch evaluation agree within 0.05 dB 
 
 test('with the through-plane refiner: TypeScript and PyTorch agree within 0.05 dB, and the refiner changes the figure', async () => {
   // Each model with the refiner's thick input as the node sets it (the thick model made the stack).
-  for (const [model, k, thick] of [[MODEL, 4, false], [THICK_MODEL, 2, true]] as const) {
-    const args = ['evaluate', SIEMENS, '--factor', String(k), '--method', 'model', '--model', model, '--refiner', REFINER.replace(/\.onnx$/, '.pt'), '--json'];
+  // Both shipped refiners (the short-gap one is 32 channels, 3x1).
+  for (const [model, k, thick, refiner] of [[MODEL, 4, false, REFINER], [THICK_MODEL, 2, true, REFINER], [THICK_MODEL, 4, true, SHORT_REFINER]] as const) {
+    const args = ['evaluate', SIEMENS, '--factor', String(k), '--method', 'model', '--model', model, '--refiner', refiner.replace(/\.onnx$/, '.pt'), '--json'];
     if (thick) args.push('--thick');
     const pyRes = JSON.parse(await py(args, 300_000));
-    const tsRes = await runEval({ volume: SIEMENS, factor: k, method: 'model', thick, modelPath: model, refinerPath: REFINER, refinerThick: thick });
+    const tsRes = await runEval({ volume: SIEMENS, factor: k, method: 'model', thick, modelPath: model, refinerPath: refiner, refinerThick: thick });
     const alone = await runEval({ volume: SIEMENS, factor: k, method: 'model', thick, modelPath: model });
     const d = Math.abs(tsRes.psnr - pyRes.psnr);
-    console.log(`siemens k=${k}${thick ? ' thick' : ''} ${model.split('/').pop()} + refiner: TS ${tsRes.psnr.toFixed(4)} dB / ${tsRes.ssim.toFixed(5)}, PyTorch ${pyRes.psnr.toFixed(4)} dB / ${pyRes.ssim.toFixed(5)}, |diff| ${d.toExponential(2)} dB; model alone ${alone.psnr.toFixed(4)} dB / ${alone.ssim.toFixed(5)}`);
+    console.log(`siemens k=${k}${thick ? ' thick' : ''} ${model.split('/').pop()} + ${refiner.split('/').pop()}: TS ${tsRes.psnr.toFixed(4)} dB / ${tsRes.ssim.toFixed(5)}, PyTorch ${pyRes.psnr.toFixed(4)} dB / ${pyRes.ssim.toFixed(5)}, |diff| ${d.toExponential(2)} dB; model alone ${alone.psnr.toFixed(4)} dB / ${alone.ssim.toFixed(5)}`);
     assert.ok(d < 0.05);
     assert.ok(Math.abs(tsRes.ssim - pyRes.ssim) < 1e-3);
     assert.ok(Math.abs(tsRes.psnr - alone.psnr) > 1e-3, 'the refiner ran');

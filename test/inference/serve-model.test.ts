@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONTEXT_MODEL, LOCAL_MODEL } from './helpers.js';
+import { SHIPPED_REFINER } from '../../src/interpolate/model/shipped.js';
 
 const BIN = fileURLToPath(new URL('../../bin/interslice.js', import.meta.url));
+const GENERAL_REFINER = fileURLToPath(new URL(`../../${SHIPPED_REFINER}`, import.meta.url));
 
 function config(work: string, pipeline: string): string {
   const file = join(work, `config-${Math.random().toString(36).slice(2)}.yaml`);
@@ -95,6 +97,10 @@ describe('serve and the model file', () => {
     const wrong = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(LOCAL_MODEL)}, refinerPath: ${JSON.stringify(LOCAL_MODEL)} }`));
     assert.equal(wrong.code, 1, wrong.output);
     assert.match(wrong.output, /refiner file \S+ is not a usable refiner: .*not the expected plane, dist, thick -> out.*; configure a valid pipeline.refinerPath, or null/);
+    // in a list, the entry is named
+    const second = await serve(config(work, `{ method: model, modelPath: ${JSON.stringify(LOCAL_MODEL)}, refinerPath: [${JSON.stringify(GENERAL_REFINER)}, ${JSON.stringify(missing)}] }`));
+    assert.equal(second.code, 1, second.output);
+    assert.ok(second.output.includes(`refiner file ${missing} cannot be read (ENOENT); configure pipeline.refinerPath[1], or null to synthesise without it`), second.output);
   });
 
   it('a corrupt model stops start-up with exit code 1 and a clear message', async () => {
@@ -141,7 +147,13 @@ describe('serve and the model file', () => {
     assert.match(String(started.interpolator), /^model fixture-local 0\.0\.1 sha256:/);
     assert.match(String(started.thickInterpolator), /^model fixture-context \S+ sha256:/);
     assert.equal(started.thickAbove, 0.65);
-    assert.match(String(started.refiner), /^refiner interslice-refiner 1\.0\.0 sha256:[0-9a-f]{16}$/, 'the shipped refiner, by default');
+    // the shipped refiners, by default: the short-gap one first, then the general one, each with its training factors
+    const refiners = started.refiners as { refiner: string; factors: number[] | null }[];
+    assert.equal(refiners.length, 2, JSON.stringify(refiners));
+    assert.match(refiners[0].refiner, /^refiner interslice-refiner-short 1\.0\.0 sha256:[0-9a-f]{16}$/);
+    assert.deepEqual(refiners[0].factors, [2, 4]);
+    assert.match(refiners[1].refiner, /^refiner interslice-refiner 1\.0\.0 sha256:[0-9a-f]{16}$/);
+    assert.deepEqual(refiners[1].factors, [2, 3, 4, 5, 6]);
     const refused = lines.find((l) => l.message === 'model reload refused: keeping the current model')!;
     assert.deepEqual([refused.configKey, refused.path], ['pipeline.thickModelPath', thick]);
     assert.match(String(refused.reason), /not a usable ONNX model/);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readOnnxMetadata } from '../../src/interpolate/model/metadata.js';
 import { Refiner } from '../../src/interpolate/refine/refiner.js';
 import { ENGINE_DEFAULTS } from '../../src/interpolate/engine/options.js';
-import { SHIPPED_REFINER } from '../../src/interpolate/model/shipped.js';
+import { SHIPPED_REFINER, SHIPPED_SHORT_REFINER } from '../../src/interpolate/model/shipped.js';
 import { py, SHARED, REPO } from './py.js';
 
 let dir = '';
@@ -52,11 +52,13 @@ test('python3 -m training refiner: a short run writes weights and an ONNX that t
   }
 });
 
-test('the shipped refiner was trained on the training volumes only, none of the evaluation volumes', async () => {
-  const data = await trainingData(join(REPO, SHIPPED_REFINER));
+test('the shipped refiners were trained on the training volumes only, none of the evaluation volumes', async () => {
   const train = (await readdir(TRAIN)).filter((f) => f.endsWith('.nii.gz'));
   const evaluation = (await readdir(EVAL)).filter((f) => f.endsWith('.nii.gz'));
-  assert.ok(data.length >= 3, `training data ${data}`);
-  for (const f of data) assert.ok(train.includes(f), `${f} is a training volume`);
-  for (const f of evaluation) assert.ok(!data.includes(f), `${f} (evaluation) is not in the refiner's data`);
+  for (const refiner of [SHIPPED_REFINER, SHIPPED_SHORT_REFINER]) {
+    const data = await trainingData(join(REPO, refiner));
+    assert.ok(data.length >= 3, `${refiner} training data ${data}`);
+    for (const f of data) assert.ok(train.includes(f), `${refiner}: ${f} is a training volume`);
+    for (const f of evaluation) assert.ok(!data.includes(f), `${refiner}: ${f} (evaluation) is not in its data`);
+  }
 });

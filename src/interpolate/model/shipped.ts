@@ -27,6 +27,15 @@ export const SHIPPED_THICK_MODEL = 'models/interslice-v3-thick.onnx';
 export const SHIPPED_REFINER = 'models/interslice-refiner-1.onnx';
 
 /**
+ * The refiner trained on 2 and 4 output steps per acquired gap only (32 channels, convolving
+ * along the slices only): better than SHIPPED_REFINER at those factors (models/MODEL_CARD.md).
+ */
+export const SHIPPED_SHORT_REFINER = 'models/interslice-refiner-short-1.onnx';
+
+/** pipeline.refinerPath's default: the short-gap refiner where it was trained, the general one elsewhere. */
+export const SHIPPED_REFINERS = [SHIPPED_SHORT_REFINER, SHIPPED_REFINER] as const;
+
+/**
  * pipeline.thickModelAbove when the configuration does not set it: stacks whose slice thickness
  * is more than this fraction of their spacing use the thick-slice model. Measured between the
  * evaluation protocol's two variants (models/MODEL_CARD.md "Where the two models cross"): the

@@ -11,8 +11,12 @@ import { openOnProvider, ort, type Provider } from '../engine/providers.js';
 import type { EngineOptions } from '../engine/options.js';
 import { batchSize } from '../engine/synthesise.js';
 import { gatherPlanes, scatterPlanes } from './planes.js';
+import { trainingFactors, type FactorScoped } from './choose.js';
 
-export class Refiner {
+export class Refiner implements FactorScoped {
+  /** The output steps per acquired gap it was trained on (choose.ts); undefined: not recorded. */
+  readonly factors?: readonly number[];
+
   private constructor(
     private readonly session: OrtTypes.InferenceSession,
     readonly provider: Provider,
@@ -22,7 +26,9 @@ export class Refiner {
     readonly sha256: string,
     readonly path: string,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    this.factors = trainingFactors(metadata.training);
+  }
 
   /** What changes its output pixels, for the content key of derived UIDs. */
   get contentId(): string {
@@ -60,7 +66,7 @@ export class Refiner {
       await r.release();
       throw new Error(`refiner file ${path} fails the sanity check: ${problems.join('; ')}`);
     }
-    log?.info('through-plane refiner loaded', { configKey, path, refinerName: name, refinerVersion: version, sha256, executionProvider: opened.provider });
+    log?.info('through-plane refiner loaded', { configKey, path, refinerName: name, refinerVersion: version, sha256, factors: r.factors ?? null, executionProvider: opened.provider });
     return r;
   }
 
