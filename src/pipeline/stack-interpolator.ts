@@ -7,6 +7,7 @@ import type { Logger } from '../core/log.js';
 import type { Interpolator, SpacingTarget } from '../core/types.js';
 import { stepsPerGap } from '../core/plan.js';
 import { chooseRefiner } from '../interpolate/refine/choose.js';
+import { volumeSlices } from '../assemble/pixels.js';
 import type { StackAdapter } from './adapt-stack.js';
 import type { ForStack } from './derive-stack.js';
 import { RefinedInterpolator } from '../interpolate/refine/refined-interpolator.js';
@@ -32,12 +33,15 @@ export function stackInterpolators(
         model: chosen.interpolator.description,
       });
     }
+    // The refiner for the stack's steps per gap, as derive-stack will plan them (on its first
+    // volume's distances, as loadStackVolume gives them); chosen before the adaptation, which
+    // holds resources until released.
+    const first = set.refiners ? volumeSlices(stack) : [];
+    const refiner = set.refiners && first.length > 1 ? chooseRefiner(set.refiners, stepsPerGap(first.map((x) => x.distance), target)) : undefined;
     const s = adapter
       ? await adapter.forStack(chosen.interpolator, stack, sources, volume)
       : { interpolator: chosen.interpolator, release: async () => undefined };
-    // The refiner for the stack's steps per gap, as derive-stack will plan them; its thick input
-    // says which model made the stack (as it was trained).
-    const refiner = set.refiners && stack.slices.length > 1 ? chooseRefiner(set.refiners, stepsPerGap(stack.slices.map((x) => x.distance), target)) : undefined;
+    // The refiner's thick input says which model made the stack (as it was trained).
     const refined = refiner ? new RefinedInterpolator(s.interpolator, refiner, chosen.thick) : s.interpolator;
     return { ...s, interpolator: wrap(refined) };
   };
