@@ -167,9 +167,10 @@ export class JobRunner {
     }
     rec.state = 'dead';
     const why = failure === 'transient' ? `transient failure, ${attempt} attempts used` : 'permanent failure';
+    // Logged (and counted) once the queue holds it: whoever reads the log line can find it there.
+    await this.o.queue.deadLetter(job, recorded);
     this.o.log.error('series job failed; moved to the dead letter', { event: 'job-dead', jobId: job.id, failure, reason, attempts: attempt, why, error });
     stageMetrics().jobFailed('dead', reason);
-    await this.o.queue.deadLetter(job, recorded);
     const { studyInstanceUid: st, seriesInstanceUid: se } = job.payload;
     const instances = (await this.o.spool.listSeries(st, se)).length;
     await this.o.markers.write({ jobId: job.id, studyInstanceUid: st, seriesInstanceUid: se, spoolKey: this.o.spool.seriesKey(st, se), instances, derivedSeries: [], failed: true, finishedAt: Date.now() });
