@@ -8,7 +8,8 @@
 // factor, as the node chooses; none: the model alone).
 // --adapt: each row also adapts the model to that volume's kept slices with the node's per-series
 // trainer and scores it against truth (src/evaluate/adapt.ts).
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { chooseRefiner, trainingFactors } from '../interpolate/refine/choose.js';
 import { readOnnxMetadata } from '../interpolate/model/metadata.js';
 import { ADAPT_MAX_THICKNESS_DEFAULT } from '../interpolate/adapt/defaults.js';
@@ -43,6 +44,13 @@ export async function evalCommand(volumes: string[], opts: EvalCommandOptions): 
   const thick = !!opts.thick;
   const thickModel = opts.thickModel === 'none' ? undefined : { path: opts.thickModel, above: opts.thickModelAbove };
   const refinerPaths = opts.refiner.length === 1 && opts.refiner[0] === 'none' ? [] : opts.refiner;
+  for (const path of refinerPaths) {
+    const problem = await access(path, constants.R_OK).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
+    if (problem) {
+      console.error(`interslice eval: refiner file ${path} cannot be read (${problem}); --refiner FILE[,FILE...], or none for the model alone`);
+      return 2;
+    }
+  }
   if (opts.adapt) {
     if (opts.method && !opts.method.includes('model')) {
       console.error('interslice eval: --adapt adapts the model: --method must include model');

@@ -159,15 +159,16 @@ export class JobRunner {
       const delay = backoffDelay(attempt, { baseMs: this.o.retry.initialSeconds * 1000, maxMs: this.o.retry.maxSeconds * 1000 });
       rec.state = 'retrying';
       rec.nextAttemptAt = Date.now() + delay;
+      await this.o.queue.retry(job, rec.nextAttemptAt, recorded);
       this.o.log.warn('series job failed; retrying', { event: 'job-retry', jobId: job.id, failure, reason, attempt, maxAttempts: this.o.retry.maxAttempts, retryInSeconds: delay / 1000, error });
       stageMetrics().jobFailed('retry', reason);
-      await this.o.queue.retry(job, rec.nextAttemptAt, recorded);
       this.o.onSettled?.(job.id, false);
       return;
     }
     rec.state = 'dead';
     const why = failure === 'transient' ? `transient failure, ${attempt} attempts used` : 'permanent failure';
-    // Logged (and counted) once the queue holds it: whoever reads the log line can find it there.
+    // Logged (and counted) once the queue holds it, as a retry above: whoever reads the log line
+    // finds the job there.
     await this.o.queue.deadLetter(job, recorded);
     this.o.log.error('series job failed; moved to the dead letter', { event: 'job-dead', jobId: job.id, failure, reason, attempts: attempt, why, error });
     stageMetrics().jobFailed('dead', reason);

@@ -93,6 +93,12 @@ test('eval over two volumes and factors 2,4: a table whose figures are the singl
   assert.equal(body[4][7], `${mg >= 0 ? '+' : ''}${mg.toFixed(2)}`);
 });
 
+test('eval with a refiner file that cannot be read: one line naming it, exit 2', async () => {
+  const r = await cli([vols[0], '--factor', '2', '--method', 'model', '--refiner', `${REFINER},/nonexistent/refiner.onnx`]);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /^interslice eval: refiner file \/nonexistent\/refiner\.onnx cannot be read \(ENOENT\); --refiner FILE\[,FILE\.\.\.\], or none for the model alone\n$/);
+});
+
 test('eval keeps the single-volume usage: one volume, one factor, one method prints one figure', async () => {
   const r = await cli([vols[0], '--factor', '2', '--method', 'cubic', '--json']);
   assert.equal(r.code, 0, r.stderr);
