@@ -193,8 +193,7 @@ function keptScale(kept: Float32Array[]): number {
  * gaps; 4-slice models get the kept slices one further out, repeated at the ends). Untiled, so
  * the figures match the PyTorch path, which never tiles.
  */
-export async function rebuildModel(kept: Float32Array[], k: number, n: number, rows: number, cols: number, session: ModelSession): Promise<Map<number, Float32Array>> {
-  const scale = keptScale(kept);
+export async function rebuildModel(kept: Float32Array[], k: number, n: number, rows: number, cols: number, session: ModelSession, scale = keptScale(kept)): Promise<Map<number, Float32Array>> {
   const norm = kept.map((s) => s.map((v) => v / scale));
   const idx = rebuiltIndices(n, k);
   const requests: PairRequest[] = idx.map((i) => ({ lower: Math.floor(i / k), t: (i % k) / k }));
@@ -203,8 +202,7 @@ export async function rebuildModel(kept: Float32Array[], k: number, n: number, r
 }
 
 /** The refiner over the stack the node would have made of `kept` and `rec` (see the header). */
-export async function refineRebuilt(kept: Float32Array[], rec: Map<number, Float32Array>, k: number, n: number, rows: number, cols: number, refiner: Refiner, thick: boolean): Promise<Map<number, Float32Array>> {
-  const scale = keptScale(kept);
+export async function refineRebuilt(kept: Float32Array[], rec: Map<number, Float32Array>, k: number, n: number, rows: number, cols: number, refiner: Refiner, thick: boolean, scale = keptScale(kept)): Promise<Map<number, Float32Array>> {
   const last = Math.floor((n - 1) / k) * k;
   const slice = (i: number) => (i > last ? kept[last / k] : i % k === 0 ? kept[i / k] : rec.get(i)!);
   const slices = Array.from({ length: n }, (_, i) => slice(i).map((v) => v / scale));
@@ -271,11 +269,13 @@ export async function runEvalOnVolume(vol: Volume, opts: EvalOptions, session?: 
       // CPU, like the PyTorch path it is compared with
       session = own = await ModelSession.open(await readFile(opts.modelPath), { provider: 'cpu', threads: 0 });
     }
-    rec = await rebuildModel(kept, k, n, vol.rows, vol.cols, session);
+    // One scale for the model and the refiner, as in the node (a percentile of the whole kept stack)
+    const scale = keptScale(kept);
+    rec = await rebuildModel(kept, k, n, vol.rows, vol.cols, session, scale);
     await own?.release();
     if (refiner || opts.refinerPath) {
       const ownRefiner = refiner ? undefined : await Refiner.open(opts.refinerPath!, { ...ENGINE_DEFAULTS, provider: 'cpu' });
-      rec = await refineRebuilt(kept, rec, k, n, vol.rows, vol.cols, (refiner ?? ownRefiner)!, opts.refinerThick ?? !!opts.thick);
+      rec = await refineRebuilt(kept, rec, k, n, vol.rows, vol.cols, (refiner ?? ownRefiner)!, opts.refinerThick ?? !!opts.thick, scale);
       await ownRefiner?.release();
     }
   } else throw new Error(`unknown method ${String(opts.method)}`);
